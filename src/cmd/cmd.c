@@ -1,0 +1,47 @@
+/*
+ * The sorted table of commands and what every command shares: finding one
+ * by name, printing its help, and reporting a usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "corpdeploy/log.h"
+
+const struct cd_cmd_entry *const cd_cmd_table[] = {
+	&cd_cmd_help_entry,
+	&cd_cmd_lint_entry,
+	&cd_cmd_plan_entry,
+	&cd_cmd_version_entry,
+};
+const size_t cd_cmd_table_count = CD_ARRAY_SIZE(cd_cmd_table);
+
+const struct cd_cmd_entry *cd_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < cd_cmd_table_count; i++)
+		if (strcmp(cd_cmd_table[i]->name, name) == 0)
+			return cd_cmd_table[i];
+	return NULL;
+}
+
+void cd_cmd_print_help(const struct cd_cmd_entry *e)
+{
+	cd_out("usage: corpdeploy %s %s\n\n%s\n", e->name, e->usage, e->summary);
+	if (e->help)
+		cd_out("\n%s", e->help);
+}
+
+int cd_cmd_usage_error(const struct cd_cmd_entry *e, const char *fmt, ...)
+{
+	struct cd_buf b = CD_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	cd_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	cd_log_error("%s: %s", e->name, b.buf);
+	cd_log_error("usage: corpdeploy %s %s (see 'corpdeploy %s --help')", e->name, e->usage,
+		e->name);
+	cd_buf_release(&b);
+	return CD_EXIT_USAGE;
+}
