@@ -205,6 +205,12 @@ struct cd_plan_opts {
  */
 int cd_plan_load(const char *path, const struct cd_plan_opts *opts, struct cd_diags *diags,
 	struct cd_plan **ret);
+/*
+ * The same from text in memory; path names it in messages and anchors
+ * relative files (env_file, smoke suites). For tests and the fuzzer.
+ */
+int cd_plan_load_buffer(const char *path, const char *data, size_t len,
+	const struct cd_plan_opts *opts, struct cd_diags *diags, struct cd_plan **ret);
 void cd_plan_free(struct cd_plan *plan);
 
 /* Lookups by name; NULL when absent. */

@@ -422,35 +422,31 @@ static void plan_check_phases(struct cd_decoder *dec, struct cd_plan *plan)
 	free(all);
 }
 
-int cd_plan_load(const char *path, const struct cd_plan_opts *opts, struct cd_diags *diags,
-	struct cd_plan **ret)
+static struct cd_plan *plan_new(const char *path)
 {
-	unsigned flags = opts ? opts->flags : 0;
 	struct cd_plan *plan = cd_xcalloc(1, sizeof(*plan));
-	struct cd_node *root;
-	size_t errors = diags->errors;
-
 	plan->arena.limit = CD_PLAN_MAX_MEMORY;
 	plan->path = cd_arena_strdup(&plan->arena, path);
 	char *dir = dir_of(path);
 	plan->dir = cd_arena_strdup(&plan->arena, dir);
 	free(dir);
+	return plan;
+}
 
-	int r = cd_yaml_load(&plan->arena, path, diags, &root);
-	if (r < 0) {
-		cd_plan_free(plan);
-		return r == CD_EIO ? CD_EIO : CD_EPLAN;
-	}
+/* Everything after the YAML: decoding in two passes, then the checks across objects. */
+static int plan_build(struct cd_plan *plan, struct cd_node *root, const struct cd_plan_opts *opts,
+	struct cd_diags *diags)
+{
+	unsigned flags = opts ? opts->flags : 0;
+	size_t errors = diags->errors;
 	struct lookup_ctx lc = { .plan = plan, .opts = opts };
 	struct cd_interp interp = { .lookup = plan_lookup, .ctx = &lc,
 		.deferred = deferred_namespaces };
 	struct cd_decoder dec = { .arena = &plan->arena, .diags = diags, .user = plan };
 
-	if (root->kind != CD_NODE_MAP) {
-		cd_decode_error(&dec, root, "a plan is a map of settings (corpdeploy, name, phases, ...)");
-		cd_plan_free(plan);
-		return CD_EPLAN;
-	}
+	if (root->kind != CD_NODE_MAP)
+		return cd_decode_error(&dec, root,
+			"a plan is a map of settings (corpdeploy, name, phases, ...)");
 	dec.early = 1;
 	cd_decode_struct(&dec, &plan_schema, root, plan);
 	plan_load_env(&dec, plan, flags);
@@ -467,8 +463,36 @@ int cd_plan_load(const char *path, const struct cd_plan_opts *opts, struct cd_di
 	plan_check_targets(&dec, plan);
 	plan_check_services(&dec, plan);
 	plan_check_phases(&dec, plan);
+	return diags->errors > errors ? CD_EPLAN : 0;
+}
 
-	if (diags->errors > errors) {
+int cd_plan_load(const char *path, const struct cd_plan_opts *opts, struct cd_diags *diags,
+	struct cd_plan **ret)
+{
+	struct cd_plan *plan = plan_new(path);
+	struct cd_node *root;
+
+	int r = cd_yaml_load(&plan->arena, path, diags, &root);
+	if (r == 0)
+		r = plan_build(plan, root, opts, diags);
+	if (r < 0) {
+		cd_plan_free(plan);
+		return r == CD_EIO ? CD_EIO : CD_EPLAN;
+	}
+	*ret = plan;
+	return 0;
+}
+
+int cd_plan_load_buffer(const char *path, const char *data, size_t len,
+	const struct cd_plan_opts *opts, struct cd_diags *diags, struct cd_plan **ret)
+{
+	struct cd_plan *plan = plan_new(path);
+	struct cd_node *root;
+
+	int r = cd_yaml_parse(&plan->arena, plan->path, data, len, diags, &root);
+	if (r == 0)
+		r = plan_build(plan, root, opts, diags);
+	if (r < 0) {
 		cd_plan_free(plan);
 		return CD_EPLAN;
 	}

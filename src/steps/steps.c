@@ -187,13 +187,28 @@ void cd_step_describe_strv(const struct cd_strv *v, const char *sep, struct cd_b
 void cd_step_describe_cmd(const struct cd_cmd *cmd, struct cd_buf *out)
 {
 	if (cmd->shell) {
-		cd_buf_addf(out, "sh -c '%s'", cmd->argv.n ? cmd->argv.v[0] : "");
+		struct cd_cmd sh = { .argv = { .n = 3, .v = (const char *[]){ "sh", "-c",
+					cmd->argv.n ? cmd->argv.v[0] : "" } } };
+		cd_step_describe_cmd(&sh, out);
 		return;
 	}
 	for (size_t i = 0; i < cmd->argv.n; i++) {
 		const char *a = cmd->argv.v[i];
-		int quote = !*a || strpbrk(a, " \t\"'$\\;&|<>()*?`") != NULL;
-		cd_buf_addf(out, quote ? "%s'%s'" : "%s%s", i ? " " : "", a);
+		if (i)
+			cd_buf_addch(out, ' ');
+		if (*a && !strpbrk(a, " \t\n\"'$\\;&|<>()*?`#~{}[]!")) {
+			cd_buf_adds(out, a);
+			continue;
+		}
+		/* Shell quoting a reader can paste: 'it'\''s'. */
+		cd_buf_addch(out, '\'');
+		for (; *a; a++) {
+			if (*a == '\'')
+				cd_buf_adds(out, "'\\''");
+			else
+				cd_buf_addch(out, *a);
+		}
+		cd_buf_addch(out, '\'');
 	}
 }
 
