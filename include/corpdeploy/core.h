@@ -44,7 +44,7 @@ int cd_buf_add(struct cd_buf *b, const void *data, size_t len);
 int cd_buf_adds(struct cd_buf *b, const char *s);
 int cd_buf_addch(struct cd_buf *b, char c);
 int cd_buf_addf(struct cd_buf *b, const char *fmt, ...) CD_PRINTF(2, 3);
-int cd_buf_vaddf(struct cd_buf *b, const char *fmt, va_list ap);
+int cd_buf_vaddf(struct cd_buf *b, const char *fmt, va_list ap) CD_PRINTF(2, 0);
 void cd_buf_reset(struct cd_buf *b);
 /* Returns the text, owned by the caller (free()); the buffer is empty again. */
 char *cd_buf_detach(struct cd_buf *b);
@@ -103,7 +103,7 @@ struct cd_diags {
 int cd_diag_add(struct cd_diags *d, enum cd_severity sev, const char *file, unsigned line,
 	unsigned col, const char *fmt, ...) CD_PRINTF(6, 7);
 int cd_diag_vadd(struct cd_diags *d, enum cd_severity sev, const char *file, unsigned line,
-	unsigned col, const char *fmt, va_list ap);
+	unsigned col, const char *fmt, va_list ap) CD_PRINTF(6, 0);
 void cd_diags_release(struct cd_diags *d);
 
 /*
@@ -130,6 +130,30 @@ int64_t cd_time_mono_ms(void);
 const char *cd_duration_format(int64_t ms, char *buf, size_t size);
 /* Formats a size as "512B", "10KiB", "1.5GiB" into buf. */
 const char *cd_size_format(uint64_t bytes, char *buf, size_t size);
+
+/*
+ * Local processes. Runs argv (argv[0] looked up in PATH) with extra "K=V"
+ * env entries, writes stdin_data (may be NULL) to its stdin, captures
+ * stdout and stderr (each capped at max bytes, the rest read and dropped),
+ * and kills its whole process group when timeout_ms passes. *ret_status is
+ * the exit code, or 128+signal. Returns 0 when it ran (whatever its exit
+ * code), CD_EFAIL on timeout (err says so) or CD_EIO when it cannot start.
+ */
+int cd_proc_run(const char *const *argv, const char *const *env, const char *stdin_data,
+	int64_t timeout_ms, size_t max, struct cd_buf *out, struct cd_buf *errout, int *ret_status,
+	struct cd_error *err);
+
+/* SHA-256, incremental. */
+struct cd_sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	unsigned char block[64];
+	size_t fill;
+};
+void cd_sha256_init(struct cd_sha256 *c);
+void cd_sha256_update(struct cd_sha256 *c, const void *data, size_t len);
+/* Writes 64 hex digits and a NUL into hex. */
+void cd_sha256_final_hex(struct cd_sha256 *c, char hex[65]);
 
 /* Strings. */
 size_t cd_levenshtein(const char *a, const char *b);

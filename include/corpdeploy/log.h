@@ -45,7 +45,11 @@ void cd_log_info(const char *fmt, ...) CD_PRINTF(1, 2);
 void cd_log_debug(const char *fmt, ...) CD_PRINTF(1, 2);
 /* Prints err as "corpdeploy: <msg>". */
 void cd_log_cd_error(const struct cd_error *err);
-/* Prints every diagnostic as "corpdeploy: file:line:col: [warning: ]msg". */
+/*
+ * Prints every diagnostic as "file:line:col: msg" or "file:line:col: warning: msg",
+ * the form compilers use and editors jump to; without a position,
+ * "corpdeploy: msg".
+ */
 void cd_log_diags(const struct cd_diags *d);
 
 /* Data for stdout (plan listings, JSON): redacted, no prefix. */

@@ -10,6 +10,8 @@
 #include "corpdeploy/core.h"
 
 static int error_vset(struct cd_error *err, enum cd_errcode code, int sys, const char *fmt,
+	va_list ap) CD_PRINTF(4, 0);
+static int error_vset(struct cd_error *err, enum cd_errcode code, int sys, const char *fmt,
 	va_list ap)
 {
 	if (!err)

@@ -40,6 +40,8 @@ static void write_redacted(FILE *f, const char *text, size_t len)
 }
 
 static void log_vemit(enum cd_log_level level, const char *pos, const char *fmt, va_list ap)
+	CD_PRINTF(3, 0);
+static void log_vemit(enum cd_log_level level, const char *pos, const char *fmt, va_list ap)
 {
 	struct cd_buf line = CD_BUF_INIT;
 	const char *label = NULL, *colour = NULL;

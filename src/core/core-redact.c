@@ -116,13 +116,16 @@ static void redact_add_urlencoded(const char *value, size_t len)
 	redact_add_form(pct.buf, pct.len);
 	redact_add_form(plus.buf, plus.len);
 	/* Lowercase hex digits, as some encoders write them. */
-	for (size_t i = 0; i + 2 < pct.len; i++)
-		if (pct.buf[i] == '%') {
-			for (size_t k = 1; k <= 2; k++)
-				if (pct.buf[i + k] >= 'A' && pct.buf[i + k] <= 'F')
-					pct.buf[i + k] = (char)(pct.buf[i + k] - 'A' + 'a');
-		}
-	redact_add_form(pct.buf, pct.len);
+	struct cd_buf *forms[] = { &pct, &plus };
+	for (size_t f = 0; f < 2; f++) {
+		struct cd_buf *b = forms[f];
+		for (size_t i = 0; i + 2 < b->len; i++)
+			if (b->buf[i] == '%')
+				for (size_t k = 1; k <= 2; k++)
+					if (b->buf[i + k] >= 'A' && b->buf[i + k] <= 'F')
+						b->buf[i + k] = (char)(b->buf[i + k] - 'A' + 'a');
+		redact_add_form(b->buf, b->len);
+	}
 	cd_buf_release(&pct);
 	cd_buf_release(&plus);
 }

@@ -48,12 +48,15 @@ int plan_env_parse(struct cd_arena *arena, const char *file, const char *data, s
 			continue;
 		}
 		char *key = cd_arena_strndup(arena, k, (size_t)(s - k));
+		if (!key)
+			return CD_ETOOBIG;
 		s++;
 		struct cd_buf v = CD_BUF_INIT;
 		const char *ve = eol;
 		if (ve > s && ve[-1] == '\r')
 			ve--;
 		if (s < ve && (*s == '"' || *s == '\'')) {
+			const char *quote = s;
 			char q = *s++;
 			int closed = 0;
 			while (s < ve) {
@@ -72,8 +75,9 @@ int plan_env_parse(struct cd_arena *arena, const char *file, const char *data, s
 			}
 			if (!closed) {
 				cd_buf_release(&v);
-				r = cd_diag_add(diags, CD_SEV_ERROR, file, (unsigned)lineno, 0,
-					"unterminated quote in the value of '%s'", key ? key : "");
+				r = cd_diag_add(diags, CD_SEV_ERROR, file, (unsigned)lineno,
+					(unsigned)(quote - line + 1), "unterminated quote in the value of '%s'",
+					key);
 				continue;
 			}
 		} else {
@@ -106,7 +110,7 @@ int plan_env_parse(struct cd_arena *arena, const char *file, const char *data, s
 		if (i == ret->n)
 			ret->n++;
 		cd_buf_release(&v);
-		if (!key || !ret->items[i].value)
+		if (!ret->items[i].value)
 			return CD_ETOOBIG;
 	}
 	return r < 0 ? CD_EPLAN : 0;

@@ -143,8 +143,10 @@ int cd_interp_expand(const struct cd_interp *ip, struct cd_arena *arena, const c
 	cd_buf_init(&out, CD_YAML_MAX_SCALAR * 4);
 	int r = expand(ip, s, strlen(s), &out, ret_msg, 0);
 	if (r == 0) {
-		*ret = cd_arena_strndup(arena, out.buf, out.len);
-		if (!*ret) {
+		const char *copy = cd_arena_strndup(arena, out.buf, out.len);
+		if (copy) {
+			*ret = copy;
+		} else {
 			*ret_msg = cd_xstrdup("plan needs too much memory");
 			r = CD_EFAIL;
 		}

@@ -25,6 +25,8 @@ static const char *type_expectation(enum cd_ftype t)
 }
 
 static int diag_at(struct cd_decoder *dec, enum cd_severity sev, const struct cd_node *node,
+	const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static int diag_at(struct cd_decoder *dec, enum cd_severity sev, const struct cd_node *node,
 	const char *fmt, va_list ap)
 {
 	if (dec->full)
@@ -389,9 +391,13 @@ int cd_decode_field(struct cd_decoder *dec, const struct cd_field *f, const stru
 	case CD_T_INT: {
 		int64_t v;
 		r = cd_parse_int(s, &v);
-		if (r == 0 && f->min < f->max && (v < f->min || v > f->max))
+		if (r == 0 && (f->min || f->max) && (v < f->min || v > f->max)) {
+			if (f->min == f->max)
+				return cd_decode_error(dec, node, "%s: expected %lld, got %s",
+					cd_decode_where(dec), (long long)f->min, s);
 			return cd_decode_error(dec, node, "%s: %s is out of range (%lld to %lld)",
 				cd_decode_where(dec), s, (long long)f->min, (long long)f->max);
+		}
 		if (r == 0)
 			*(int64_t *)dst = v;
 		break;
@@ -402,7 +408,7 @@ int cd_decode_field(struct cd_decoder *dec, const struct cd_field *f, const stru
 	case CD_T_DURATION: {
 		int64_t v;
 		r = cd_parse_duration(s, &v);
-		if (r == 0 && f->min < f->max && (v < f->min || v > f->max)) {
+		if (r == 0 && (f->min || f->max) && (v < f->min || v > f->max)) {
 			char lo[32], hi[32];
 			return cd_decode_error(dec, node, "%s: %s is out of range (%s to %s)",
 				cd_decode_where(dec), s, cd_duration_format(f->min, lo, sizeof(lo)),
@@ -416,7 +422,7 @@ int cd_decode_field(struct cd_decoder *dec, const struct cd_field *f, const stru
 		r = cd_parse_size(s, (int64_t *)dst);
 		break;
 	case CD_T_PERCENT: {
-		double v, lo = f->min < f->max ? (double)f->min : 0, hi = f->min < f->max ? (double)f->max : 100;
+		double v, lo = f->min || f->max ? (double)f->min : 0, hi = f->min || f->max ? (double)f->max : 100;
 		r = cd_parse_percent(s, &v);
 		if (r == 0 && (v < lo || v > hi))
 			return cd_decode_error(dec, node, "%s: %s is out of range (%g%% to %g%%)",
@@ -428,7 +434,7 @@ int cd_decode_field(struct cd_decoder *dec, const struct cd_field *f, const stru
 	case CD_T_NUMBER: {
 		double v;
 		r = cd_parse_number(s, &v);
-		if (r == 0 && f->min < f->max && (v < (double)f->min || v > (double)f->max))
+		if (r == 0 && (f->min || f->max) && (v < (double)f->min || v > (double)f->max))
 			return cd_decode_error(dec, node, "%s: %s is out of range (%lld to %lld)",
 				cd_decode_where(dec), s, (long long)f->min, (long long)f->max);
 		if (r == 0)

@@ -131,7 +131,8 @@ int cd_parse_size(const char *s, int64_t *ret_bytes)
 		{ "", 1 }, { "B", 1 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
 		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
 		{ "TiB", 1099511627776.0 }, { "K", 1024.0 }, { "M", 1048576.0 },
-		{ "G", 1073741824.0 }, { "T", 1099511627776.0 },
+		{ "G", 1073741824.0 }, { "T", 1099511627776.0 }, { "PB", 1e15 },
+		{ "PiB", 1125899906842624.0 }, { "P", 1125899906842624.0 },
 	};
 	double v;
 	size_t n = read_decimal(s, &v);
@@ -140,7 +141,8 @@ int cd_parse_size(const char *s, int64_t *ret_bytes)
 	for (size_t i = 0; i < CD_ARRAY_SIZE(units); i++) {
 		if (strcmp(s + n, units[i].unit) == 0) {
 			double bytes = v * units[i].mult;
-			if (bytes > 9.0e18 || (i == 0 && strchr(s, '.')))
+			/* A fraction of a byte is not a size: "1.5" and "1.5B" are refused. */
+			if (bytes > 9.0e18 || (units[i].mult == 1 && strchr(s, '.')))
 				return CD_EFAIL;
 			*ret_bytes = (int64_t)llround(bytes);
 			return 0;

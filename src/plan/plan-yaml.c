@@ -211,12 +211,13 @@ static int map_finish(struct builder *b, struct cd_node *map)
 	for (size_t i = 0; i < old->n; i += 2) {
 		if (!is_merge_key(old->items[i]))
 			continue;
-		struct cd_node *v = old->items[i + 1];
+		struct cd_node *v = old->items[i + 1], *merge_key = old->items[i];
 		size_t nbases = v->kind == CD_NODE_SEQ ? v->n : 1;
 		for (size_t s = 0; s < nbases; s++) {
 			struct cd_node *base = v->kind == CD_NODE_SEQ ? v->items[s] : v;
 			if (base->kind != CD_NODE_MAP)
-				return yaml_error(b, base->line, base->col,
+				return yaml_error(b, v->kind == CD_NODE_SEQ ? base->line : merge_key->line,
+					v->kind == CD_NODE_SEQ ? base->col : merge_key->col,
 					"the value of '<<' must be a map or a list of maps");
 			for (size_t j = 0; j < base->n; j += 2) {
 				if (map_has_key(map, base->items[j], map->n))

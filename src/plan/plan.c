@@ -120,18 +120,17 @@ static void plan_register_secrets(struct cd_decoder *dec, struct lookup_ctx *lc,
 					name, CD_SECRET_MIN_LEN);
 			continue;
 		}
-		if (!(flags & CD_PLAN_LOAD_OFFLINE)) {
+		if (!(flags & CD_PLAN_LOAD_OFFLINE))
 			cd_decode_error(dec, at, "secret '%s' has no value (set it in %s or the environment)",
 				name, plan->env_file ? plan->env_file : "an env_file");
-			continue;
-		}
+		/* Either way it expands to ${NAME}: one message for one missing value. */
 		struct cd_kv *kv = &lc->missing.items[lc->missing.n++];
 		kv->key = name;
 		char *ph = cd_xasprintf("${%s}", name);
 		kv->value = cd_arena_strdup(&plan->arena, ph);
 		free(ph);
 	}
-	if (lc->missing.n) {
+	if (lc->missing.n && (flags & CD_PLAN_LOAD_OFFLINE)) {
 		/* One line for all of them: lint runs in CI, where secrets are absent by design. */
 		struct cd_buf names = CD_BUF_INIT;
 		for (size_t i = 0; i < lc->missing.n; i++)
@@ -281,7 +280,7 @@ static int visit_service(struct cd_decoder *dec, struct cd_plan *plan, struct cd
 	int r = 0;
 	for (size_t i = 0; i < s->depends_on.n && r == 0; i++) {
 		struct cd_service *d = cd_plan_service(plan, s->depends_on.v[i]);
-		if (d)
+		if (d && d != s) /* depending on itself is reported on its own */
 			r = visit_service(dec, plan, d, colour, stack, depth + 1, order);
 	}
 	colour[idx] = BLACK;
@@ -374,6 +373,11 @@ static void plan_check_phases(struct cd_decoder *dec, struct cd_plan *plan)
 	struct cd_step **all = NULL;
 	size_t n = 0, alloc = 0;
 
+	const struct cd_node *phases = cd_node_get(plan->node, "phases");
+	if (!plan->phases.n && phases && phases->kind == CD_NODE_SEQ)
+		cd_decode_error(dec, cd_node_get(plan->node, "phases"),
+			"phases: a plan needs at least one phase");
+
 	for (size_t i = 0; i < plan->phases.n; i++) {
 		struct cd_phase *p = CD_LIST_AT(&plan->phases, struct cd_phase, i);
 		for (size_t j = 0; p->name && j < i; j++) {
@@ -403,9 +407,18 @@ static void plan_check_phases(struct cd_decoder *dec, struct cd_plan *plan)
 			}
 			dup++;
 		}
-		if (!explicit_name && dup > 1) {
+		while (!explicit_name && dup > 1) {
 			char *name = cd_xasprintf("%s-%u", s->name, dup);
-			s->name = cd_arena_strdup(&plan->arena, name);
+			size_t j;
+			for (j = 0; j < n; j++)
+				if (all[j]->name && strcmp(all[j]->name, name) == 0)
+					break;
+			if (j == n) {
+				s->name = cd_arena_strdup(&plan->arena, name);
+				dup = 0;
+			} else {
+				dup++;
+			}
 			free(name);
 		}
 	}
@@ -433,12 +446,33 @@ static struct cd_plan *plan_new(const char *path)
 	return plan;
 }
 
+/* Orders diagnostics from start on by file (in order of first mention), line and column. */
+static void sort_diags(struct cd_diags *d, size_t start)
+{
+	/* Insertion sort: stable, and plans have few diagnostics. */
+	for (size_t i = start + 1; i < d->n; i++) {
+		struct cd_diag g = d->items[i];
+		size_t j = i;
+		while (j > start) {
+			const struct cd_diag *p = &d->items[j - 1];
+			int same_file = (p->file && g.file && strcmp(p->file, g.file) == 0) || p->file == g.file;
+			/* No line: about the whole file, or "too many errors"; it goes last. */
+			unsigned pl = p->line ? p->line : ~0u, gl = g.line ? g.line : ~0u;
+			if (!same_file || pl < gl || (pl == gl && p->col <= g.col))
+				break;
+			d->items[j] = *p;
+			j--;
+		}
+		d->items[j] = g;
+	}
+}
+
 /* Everything after the YAML: decoding in two passes, then the checks across objects. */
 static int plan_build(struct cd_plan *plan, struct cd_node *root, const struct cd_plan_opts *opts,
 	struct cd_diags *diags)
 {
 	unsigned flags = opts ? opts->flags : 0;
-	size_t errors = diags->errors;
+	size_t errors = diags->errors, first_diag = diags->n;
 	struct lookup_ctx lc = { .plan = plan, .opts = opts };
 	struct cd_interp interp = { .lookup = plan_lookup, .ctx = &lc,
 		.deferred = deferred_namespaces };
@@ -463,6 +497,7 @@ static int plan_build(struct cd_plan *plan, struct cd_node *root, const struct c
 	plan_check_targets(&dec, plan);
 	plan_check_services(&dec, plan);
 	plan_check_phases(&dec, plan);
+	sort_diags(diags, first_diag);
 	return diags->errors > errors ? CD_EPLAN : 0;
 }
 

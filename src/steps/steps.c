@@ -48,7 +48,7 @@ const struct cd_step_kind *cd_step_kind_find(const char *name)
 }
 
 static const struct cd_field step_common_fields[] = {
-	{ .key = "name", .type = CD_T_STR },
+	{ .key = "name", .type = CD_T_STR, .offset = offsetof(struct cd_step, name) },
 	{ .key = "timeout", .type = CD_T_DURATION, .offset = offsetof(struct cd_step, timeout_ms),
 		.min = 1, .max = 7 * 86400000LL },
 	{ .key = "retries", .type = CD_T_INT, .offset = offsetof(struct cd_step, retries),
@@ -250,7 +250,9 @@ int cd_step_resolve(struct cd_decoder *dec, const struct cd_plan *plan, struct c
 {
 	size_t errors = dec->diags->errors;
 	size_t saved;
-	cd_decode_push(dec, step->name, &saved);
+	if (!step->kind)
+		return 0; /* the step itself was wrong; already reported */
+	cd_decode_push(dec, step->name ? step->name : "step", &saved);
 	if (step->target)
 		cd_step_require_target(dec, plan, step->target, cd_node_get(step->node, "target"));
 	if (step->ok && step->kind->resolve)
