@@ -191,6 +191,7 @@ struct cd_decoder {
 	char path[512];			/* where we are: "services.api.health" */
 	size_t path_len;
 	void *user; /* the plan being built */
+	const char *root_name; /* what the top is called in messages; NULL: "the plan" */
 };
 
 /* Reports an error at node, naming the current path. Returns CD_EPLAN. */

@@ -12,15 +12,6 @@
 #include "corpdeploy/plan.h"
 #include "corpdeploy/steps.h"
 
-static const char *bold(void)
-{
-	return cd_log_color() ? "\033[1m" : "";
-}
-
-static const char *reset(void)
-{
-	return cd_log_color() ? "\033[0m" : "";
-}
 
 static size_t smoke_checks(const struct cd_step *s, size_t *categories)
 {
@@ -161,7 +152,7 @@ static void print_plan(const struct cd_plan *plan)
 		if (p->budget_ms > 0)
 			total_budget += p->budget_ms;
 	}
-	cd_out("%splan %s%s, release %s (%s)\n", bold(), plan->name, reset(), plan->release,
+	cd_out("plan %s, release %s (%s)\n", plan->name, plan->release,
 		plan->path);
 	if (plan->description)
 		cd_out("%s\n", plan->description);
@@ -169,11 +160,11 @@ static void print_plan(const struct cd_plan *plan)
 		plan->services.n, plan->phases.n, cd_plan_step_count(plan), nsmoke, ncat,
 		plan->targets.n);
 
-	cd_out("\n%stargets%s\n", bold(), reset());
+	cd_out("\ntargets\n");
 	for (size_t i = 0; i < plan->targets.n; i++)
 		print_target(CD_LIST_AT(&plan->targets, struct cd_target, i));
 
-	cd_out("\n%sservices%s (%zu)\n", bold(), reset(), plan->services.n);
+	cd_out("\nservices (%zu)\n", plan->services.n);
 	/* Grouped by layer, in the order layers first appear. */
 	for (size_t i = 0; i < plan->services.n; i++) {
 		const struct cd_service *s = CD_LIST_AT(&plan->services, struct cd_service, i);
@@ -202,10 +193,10 @@ static void print_plan(const struct cd_plan *plan)
 		}
 	}
 
-	cd_out("\n%sphases%s\n", bold(), reset());
+	cd_out("\nphases\n");
 	for (size_t i = 0; i < plan->phases.n; i++) {
 		const struct cd_phase *p = CD_LIST_AT(&plan->phases, struct cd_phase, i);
-		cd_out("%s%zu. %s%s", bold(), i + 1, p->name, reset());
+		cd_out("%zu. %s", i + 1, p->name);
 		if (p->budget_ms >= 0)
 			cd_out("  (budget %s)", cd_duration_format(p->budget_ms, b, sizeof(b)));
 		cd_out("\n");

@@ -22,7 +22,7 @@ static int cmd_version_exec(int argc, char **argv)
 	git_libgit2_version(&major, &minor, &rev);
 	cd_out("corpdeploy %s\n", CD_VERSION);
 	cd_out("plan format %d; Docker Engine API %s\n", 1, CD_DOCKER_API_VERSION);
-	cd_out("libyaml %s, libcurl %s, libssh2 %s, cJSON %s, libarchive %s, libgit2 %d.%d.%d\n",
+	cd_out("libyaml %s, libcurl %s, libssh2 %s, cJSON %s, %s, libgit2 %d.%d.%d\n",
 		yaml_get_version_string(), curl_version_info(CURLVERSION_NOW)->version,
 		libssh2_version(0), cJSON_Version(), archive_version_string(), major, minor, rev);
 	return CD_EXIT_OK;

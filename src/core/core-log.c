@@ -31,19 +31,30 @@ int cd_log_color(void)
 	return log_colour;
 }
 
-static void write_redacted(FILE *f, const char *text, size_t len)
+/*
+ * Redacts, then makes control characters visible (\x1b): text from a plan
+ * must not move the cursor, retitle the terminal or clear the screen.
+ * Newlines and tabs stay. Appends to out.
+ */
+static void clean_append(struct cd_buf *out, const char *text, size_t len)
 {
-	struct cd_buf b = CD_BUF_INIT;
-	cd_redact_append(&b, text, len);
-	fwrite(b.buf, 1, b.len, f);
-	cd_buf_release(&b);
+	struct cd_buf r = CD_BUF_INIT;
+	cd_redact_append(&r, text, len);
+	for (size_t i = 0; i < r.len; i++) {
+		unsigned char c = (unsigned char)r.buf[i];
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			cd_buf_addf(out, "\\x%02x", c);
+		else
+			cd_buf_addch(out, (char)c);
+	}
+	cd_buf_release(&r);
 }
 
 static void log_vemit(enum cd_log_level level, const char *pos, const char *fmt, va_list ap)
 	CD_PRINTF(3, 0);
 static void log_vemit(enum cd_log_level level, const char *pos, const char *fmt, va_list ap)
 {
-	struct cd_buf line = CD_BUF_INIT;
+	struct cd_buf msg = CD_BUF_INIT, line = CD_BUF_INIT;
 	const char *label = NULL, *colour = NULL;
 
 	if (level > log_level)
@@ -55,18 +66,22 @@ static void log_vemit(enum cd_log_level level, const char *pos, const char *fmt,
 		label = pos ? "warning: " : "corpdeploy: warning: ";
 		colour = "\033[1;33m";
 	}
-	if (pos)
-		cd_buf_addf(&line, "%s: ", pos);
+	if (pos) {
+		clean_append(&line, pos, strlen(pos));
+		cd_buf_adds(&line, ": ");
+	}
 	if (label) {
 		if (log_colour && colour)
 			cd_buf_addf(&line, "%s%s\033[0m", colour, label);
 		else
 			cd_buf_adds(&line, label);
 	}
-	cd_buf_vaddf(&line, fmt, ap);
+	cd_buf_vaddf(&msg, fmt, ap);
+	clean_append(&line, msg.buf, msg.len);
 	cd_buf_addch(&line, '\n');
 	fflush(stdout);
-	write_redacted(stderr, line.buf, line.len);
+	fwrite(line.buf, 1, line.len, stderr);
+	cd_buf_release(&msg);
 	cd_buf_release(&line);
 }
 
@@ -126,7 +141,10 @@ void cd_log_diags(const struct cd_diags *d)
 
 void cd_out_write(const char *text, size_t len)
 {
-	write_redacted(stdout, text, len);
+	struct cd_buf b = CD_BUF_INIT;
+	clean_append(&b, text, len);
+	fwrite(b.buf, 1, b.len, stdout);
+	cd_buf_release(&b);
 }
 
 void cd_out(const char *fmt, ...)

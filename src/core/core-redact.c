@@ -141,6 +141,8 @@ static void redact_add_json(const char *value, size_t len)
 		case '\n': cd_buf_adds(&j, "\\n"); break;
 		case '\r': cd_buf_adds(&j, "\\r"); break;
 		case '\t': cd_buf_adds(&j, "\\t"); break;
+		case '\b': cd_buf_adds(&j, "\\b"); break;
+		case '\f': cd_buf_adds(&j, "\\f"); break;
 		default:
 			if (c < 0x20)
 				cd_buf_addf(&j, "\\u%04x", c);

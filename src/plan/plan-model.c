@@ -46,29 +46,38 @@ static int target_validate(struct cd_decoder *dec, const struct cd_node *map, vo
 		t->kind = CD_TARGET_DOCKER;
 
 	if (t->kind == CD_TARGET_SSH) {
-		/* [user@]host[:port]; an IPv6 address goes in brackets. */
+		/* [user@]host[:port]; an IPv6 address goes in brackets: [::1]:22. */
 		const char *s = t->ssh, *at = strchr(s, '@'), *host = at ? at + 1 : s;
-		const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-		const char *host_end = colon ? colon + (host[0] == '[') : host + strlen(host);
+		const char *host_end, *port = NULL;
+		int bad = (at && at == s) || strchr(host, '@') != NULL;
+		if (host[0] == '[') {
+			const char *close = strchr(host, ']');
+			bad |= !close || close == host + 1 || (close[1] && close[1] != ':');
+			host_end = close ? close : host;
+			port = close && close[1] == ':' ? close + 2 : NULL;
+			host++;
+		} else {
+			const char *colon = strchr(host, ':');
+			bad |= colon && strchr(colon + 1, ':') != NULL; /* IPv6 needs brackets */
+			host_end = colon ? colon : host + strlen(host);
+			port = colon ? colon + 1 : NULL;
+		}
+		if (bad || host_end <= host)
+			return cd_decode_error(dec, cd_node_get(map, "ssh"),
+				"%s.ssh: expected [user@]host[:port], got '%s'", cd_decode_where(dec), s);
 		if (at && !t->user)
 			t->user = cd_arena_strndup(dec->arena, s, (size_t)(at - s));
-		if (host[0] == '[')
-			host++, host_end = colon ? colon : host + strlen(host) - 1;
 		t->host = cd_arena_strndup(dec->arena, host, (size_t)(host_end - host));
-		if (colon) {
-			int64_t port;
-			const char *ps = colon + (colon[0] == ']' ? 2 : 1);
-			if (parse_host_port(ps, &port) < 0)
+		if (port) {
+			int64_t p;
+			if (parse_host_port(port, &p) < 0)
 				return cd_decode_error(dec, cd_node_get(map, "ssh"),
-					"%s.ssh: invalid port '%s'", cd_decode_where(dec), ps);
+					"%s.ssh: invalid port '%s'", cd_decode_where(dec), port);
 			if (t->port < 0)
-				t->port = port;
+				t->port = p;
 		}
 		if (t->port < 0)
 			t->port = 22;
-		if (!t->host || !*t->host || (at && at == s))
-			return cd_decode_error(dec, cd_node_get(map, "ssh"),
-				"%s.ssh: expected [user@]host[:port], got '%s'", cd_decode_where(dec), s);
 		if (t->docker && strcmp(t->docker, "ssh") != 0)
 			return cd_decode_error(dec, cd_node_get(map, "docker"),
 				"%s.docker: on an ssh target, docker can only be 'ssh' (the host's engine "

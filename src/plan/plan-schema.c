@@ -61,7 +61,7 @@ int cd_decode_warning(struct cd_decoder *dec, const struct cd_node *node, const 
 
 const char *cd_decode_where(const struct cd_decoder *dec)
 {
-	return dec->path_len ? dec->path : "the plan";
+	return dec->path_len ? dec->path : dec->root_name ? dec->root_name : "the plan";
 }
 
 void cd_decode_push(struct cd_decoder *dec, const char *segment, size_t *saved)

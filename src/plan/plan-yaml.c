@@ -379,11 +379,16 @@ int cd_yaml_load(struct cd_arena *arena, const char *path, struct cd_diags *diag
 		cd_diag_add(diags, CD_SEV_ERROR, path, 0, 0, "cannot open: %s", strerror(errno));
 		return CD_EIO;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
+		cd_diag_add(diags, CD_SEV_ERROR, path, 0, 0, "cannot read: %s", strerror(e));
+		return CD_EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
 		cd_diag_add(diags, CD_SEV_ERROR, path, 0, 0, "cannot read: %s",
-			S_ISDIR(st.st_mode) ? "is a directory" : strerror(e));
+			S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
 		return CD_EIO;
 	}
 	if (st.st_size > CD_YAML_MAX_FILE) {

@@ -374,7 +374,7 @@ static void plan_check_phases(struct cd_decoder *dec, struct cd_plan *plan)
 	size_t n = 0, alloc = 0;
 
 	const struct cd_node *phases = cd_node_get(plan->node, "phases");
-	if (!plan->phases.n && phases && phases->kind == CD_NODE_SEQ)
+	if (!plan->phases.n && phases && (phases->kind == CD_NODE_SEQ || cd_node_is_null(phases)))
 		cd_decode_error(dec, cd_node_get(plan->node, "phases"),
 			"phases: a plan needs at least one phase");
 

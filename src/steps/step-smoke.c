@@ -189,7 +189,10 @@ static int smoke_main(struct cd_decoder *dec, const struct cd_node *node, void *
 	char where[sizeof(dec->path)];
 	memcpy(where, dec->path, sizeof(where));
 	cd_decode_pop(dec, 0); /* paths in the suite file start at its top */
+	const char *root_name = dec->root_name;
+	dec->root_name = "the smoke suite";
 	int r = cd_decode_new(dec, &smoke_suite_schema, root, (void **)&smoke->suite);
+	dec->root_name = root_name;
 	memcpy(dec->path, where, sizeof(where));
 	dec->path_len = saved;
 	return r;

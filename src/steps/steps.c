@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
 
 extern const struct cd_step_kind cd_step_kind_backup;
@@ -193,11 +194,14 @@ void cd_step_describe_cmd(const struct cd_cmd *cmd, struct cd_buf *out)
 		return;
 	}
 	for (size_t i = 0; i < cmd->argv.n; i++) {
-		const char *a = cmd->argv.v[i];
+		/* Redacted before quoting: quoting would split a secret the redactor knows whole. */
+		char *redacted = cd_redact_dup(cmd->argv.v[i]);
+		const char *a = redacted;
 		if (i)
 			cd_buf_addch(out, ' ');
 		if (*a && !strpbrk(a, " \t\n\"'$\\;&|<>()*?`#~{}[]!")) {
 			cd_buf_adds(out, a);
+			free(redacted);
 			continue;
 		}
 		/* Shell quoting a reader can paste: 'it'\''s'. */
@@ -209,6 +213,7 @@ void cd_step_describe_cmd(const struct cd_cmd *cmd, struct cd_buf *out)
 				cd_buf_addch(out, *a);
 		}
 		cd_buf_addch(out, '\'');
+		free(redacted);
 	}
 }
 
