@@ -1,0 +1,135 @@
+/*
+ * Exec: create, start attached (the reply is the process's framed output
+ * until it exits), then inspect for the exit code, polling while the engine
+ * still reports it running. One deadline covers the three calls.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "docker-internal.h"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
+        const char *const *env, int64_t timeout_ms, size_t max, struct cd_docker_exec_result *ret,
+        struct cd_error *err)
+{
+	int64_t timeout = docker_timeout(d, timeout_ms);
+	int64_t deadline = cd_time_mono_ms() + timeout;
+	struct docker_demux m = {0};
+	struct docker_req r;
+	cJSON *body, *json = NULL;
+	char *exec_id = NULL, dur[32];
+	int rc;
+
+	if (!max || max > DOCKER_BODY_MAX)
+		max = DOCKER_BODY_MAX;
+	memset(ret, 0, sizeof(*ret));
+	cd_buf_init(&ret->out, max);
+	cd_buf_init(&ret->err, max);
+	ret->exit_code = -1;
+
+	body = cJSON_CreateObject();
+	if (!body || !cJSON_AddBoolToObject(body, "AttachStdin", 0) ||
+	        !cJSON_AddBoolToObject(body, "AttachStdout", 1) ||
+	        !cJSON_AddBoolToObject(body, "AttachStderr", 1) ||
+	        !cJSON_AddBoolToObject(body, "Tty", 0) ||
+	        !cJSON_AddItemToObject(body, "Cmd", docker_json_strings(cmd)))
+		cd_oom();
+	if (env && !cJSON_AddItemToObject(body, "Env", docker_json_strings(env)))
+		cd_oom();
+	docker_req_init(&r, "POST", "/containers/%s/exec", id);
+	docker_req_what(&r, "cannot run '%s' in container '%s'", cmd && cmd[0] ? cmd[0] : "", id);
+	docker_req_json(&r, body);
+	cJSON_Delete(body);
+	r.timeout_ms = docker_remaining(deadline);
+	rc = docker_do(d, &r, err);
+	if (rc == 0)
+		rc = docker_json_parse(&r, &json, err);
+	if (rc == 0 && !(exec_id = docker_json_strdup(json, "Id")))
+		rc = docker_req_error(&r, err, CD_EREMOTE, "the engine's reply has no Id");
+	cJSON_Delete(json);
+	json = NULL;
+	docker_req_release(&r);
+	if (rc < 0)
+		goto done;
+
+	/* Start attached: the reply is the output, and it ends when the process does. */
+	body = cJSON_CreateObject();
+	if (!body || !cJSON_AddBoolToObject(body, "Detach", 0) ||
+	        !cJSON_AddBoolToObject(body, "Tty", 0))
+		cd_oom();
+	docker_req_init(&r, "POST", "/exec/%s/start", exec_id);
+	docker_req_what(&r, "cannot run '%s' in container '%s'", cmd && cmd[0] ? cmd[0] : "", id);
+	docker_req_json(&r, body);
+	cJSON_Delete(body);
+	m.out = &ret->out;
+	m.err = &ret->err;
+	m.max = max;
+	r.stream = docker_demux_feed;
+	r.stream_ctx = &m;
+	r.timeout_ms = docker_remaining(deadline);
+	rc = docker_do(d, &r, err);
+	docker_req_release(&r);
+	if (rc < 0) {
+		if (cd_time_mono_ms() >= deadline && err)
+			cd_error_set(err, CD_EREMOTE,
+			        "'%s' in container '%s' did not finish within %s (it may still run "
+			        "there)",
+			        cmd && cmd[0] ? cmd[0] : "", id,
+			        cd_duration_format(timeout, dur, sizeof(dur)));
+		goto done;
+	}
+
+	for (;;) {
+		const cJSON *running, *code;
+
+		docker_req_init(&r, "GET", "/exec/%s/json", exec_id);
+		docker_req_what(&r, "cannot read the exit code of '%s' in container '%s'",
+		        cmd && cmd[0] ? cmd[0] : "", id);
+		r.timeout_ms = docker_remaining(deadline);
+		rc = docker_do(d, &r, err);
+		if (rc == 0)
+			rc = docker_json_parse(&r, &json, err);
+		if (rc < 0) {
+			docker_req_release(&r);
+			break;
+		}
+		running = cJSON_GetObjectItemCaseSensitive(json, "Running");
+		code = cJSON_GetObjectItemCaseSensitive(json, "ExitCode");
+		if (!cJSON_IsTrue(running) && cJSON_IsNumber(code)) {
+			ret->exit_code = code->valueint;
+			cJSON_Delete(json);
+			docker_req_release(&r);
+			break;
+		}
+		cJSON_Delete(json);
+		json = NULL;
+		/* The stream can end a moment before the engine records the exit. */
+		if (cd_time_mono_ms() + 50 >= deadline) {
+			rc = docker_req_error(
+			        &r, err, CD_EREMOTE, "the process did not exit in time");
+			docker_req_release(&r);
+			break;
+		}
+		docker_req_release(&r);
+		sleep_ms(50);
+	}
+done:
+	free(exec_id);
+	if (rc < 0)
+		cd_docker_exec_result_release(ret);
+	return rc;
+}
+
+void cd_docker_exec_result_release(struct cd_docker_exec_result *r)
+{
+	cd_buf_release(&r->out);
+	cd_buf_release(&r->err);
+}
