@@ -2,6 +2,7 @@
  * corpdeploy's entry point: global options, then the command from the
  * table, whose return value is the exit code.
  */
+#include <curl/curl.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 	int verbosity = 0, colour = 1, i;
 
 	setlocale(LC_ALL, "");
+	/* Once, before any thread: libcurl's global set-up is not thread-safe. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
 		colour = 0;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -64,7 +67,7 @@ int main(int argc, char **argv)
 		cd_log_set_level(CD_LOG_ERROR);
 	cd_log_set_color(colour && isatty(STDERR_FILENO));
 	if (i >= argc) {
-		cd_cmd_print_overview();
+		cd_log_error("no command given (see 'corpdeploy help')");
 		return CD_EXIT_USAGE;
 	}
 	const struct cd_cmd_entry *e = cd_cmd_find(argv[i]);

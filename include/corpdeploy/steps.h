@@ -11,6 +11,7 @@
 #include "corpdeploy/schema.h"
 
 struct cd_expect;
+struct cd_step_ctx;
 
 struct cd_step_kind {
 	const char *name;
@@ -26,6 +27,12 @@ struct cd_step_kind {
 	void (*describe)(const struct cd_step *step, struct cd_buf *out);
 	/* A default step name, from the main argument. Allocated in the arena. */
 	const char *(*default_name)(struct cd_arena *arena, const struct cd_step *step);
+	/*
+	 * Carries the step out before ctx->deadline_ms, pushing an undo record
+	 * (cd_run_push_undo) before each change it makes. 0 or a negative CD_E*
+	 * with err set. NULL: `up` cannot run this kind yet and refuses the plan.
+	 */
+	int (*apply)(struct cd_step_ctx *ctx, struct cd_error *err);
 };
 
 extern const struct cd_step_kind *const cd_step_kinds[];

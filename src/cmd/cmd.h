@@ -25,6 +25,8 @@ struct cd_cmd_entry {
 extern const struct cd_cmd_entry cd_cmd_help_entry;
 extern const struct cd_cmd_entry cd_cmd_lint_entry;
 extern const struct cd_cmd_entry cd_cmd_plan_entry;
+extern const struct cd_cmd_entry cd_cmd_status_entry;
+extern const struct cd_cmd_entry cd_cmd_up_entry;
 extern const struct cd_cmd_entry cd_cmd_version_entry;
 
 extern const struct cd_cmd_entry *const cd_cmd_table[];

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
+#include "corpdeploy/engine.h"
 #include "corpdeploy/steps.h"
+#include "deploy-internal.h"
 
 static const struct cd_field deploy_fields[] = {
 	{ .key = "parallel", .type = CD_T_INT, .offset = offsetof(struct cd_step_deploy, parallel),
@@ -39,6 +43,11 @@ static int deploy_resolve(struct cd_decoder *dec, const struct cd_plan *plan, st
 		if (cd_step_require_service(dec, plan, d->services.v[i], d->services.nodes[i],
 			    "service") < 0)
 			r = CD_EPLAN;
+		const struct cd_service *svc = cd_plan_service(plan, d->services.v[i]);
+		if (svc && d->strategy == CD_STRATEGY_BLUE_GREEN && !svc->proxy)
+			r = cd_decode_error(dec, cd_node_get(step->node, "strategy"),
+				"%s: the blue-green strategy needs a proxy, and service '%s' has none",
+				cd_decode_where(dec), svc->name);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(d->services.v[i], d->services.v[j]) == 0)
 				r = cd_decode_error(dec, d->services.nodes[i],
@@ -74,6 +83,113 @@ static const char *deploy_name(struct cd_arena *arena, const struct cd_step *ste
 	return name;
 }
 
+/*
+ * The services of a step go out in dependency order: one starts when the
+ * services it depends on within this step are healthy. Up to `parallel` at
+ * once. After a failure no new one starts; those in flight finish.
+ */
+struct deploy_sched {
+	struct cd_step_ctx *ctx;
+	const struct cd_service **svc;
+	size_t n;
+	int *state; /* 0 waiting, 1 running, 2 done, 3 failed */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int failed;
+	struct cd_error err;
+};
+
+static int deps_done(struct deploy_sched *s, size_t i)
+{
+	for (size_t k = 0; k < s->svc[i]->depends_on.n; k++)
+		for (size_t j = 0; j < s->n; j++)
+			if (strcmp(s->svc[j]->name, s->svc[i]->depends_on.v[k]) == 0 && s->state[j] != 2)
+				return 0;
+	return 1;
+}
+
+static void *deploy_worker(void *arg)
+{
+	struct deploy_sched *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		size_t pick = s->n, waiting = 0;
+		for (size_t i = 0; i < s->n && !s->failed; i++) {
+			if (s->state[i] != 0)
+				continue;
+			waiting++;
+			if (deps_done(s, i)) {
+				pick = i;
+				break;
+			}
+		}
+		if (s->failed || (pick == s->n && waiting == 0))
+			break;
+		if (pick == s->n) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		s->state[pick] = 1;
+		pthread_mutex_unlock(&s->lock);
+
+		struct cd_step_ctx sub = *s->ctx;
+		struct cd_error err = CD_ERROR_INIT;
+		cd_buf_init(&sub.message, 1024);
+		int r = cd_deploy_service(&sub, s->svc[pick], &err);
+
+		pthread_mutex_lock(&s->lock);
+		s->state[pick] = r == 0 ? 2 : 3;
+		if (sub.message.len)
+			cd_buf_addf(&s->ctx->message, "%s%s", s->ctx->message.len ? ", " : "", sub.message.buf);
+		if (r < 0 && !s->failed) {
+			s->failed = 1;
+			s->err = err;
+			memset(&err, 0, sizeof(err));
+		}
+		cd_error_release(&err);
+		cd_buf_release(&sub.message);
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static int deploy_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_deploy *dep = ctx->step->args;
+	const struct cd_plan *plan = ctx->run->plan;
+	struct deploy_sched s = { .ctx = ctx, .n = dep->services.n };
+	s.svc = cd_xcalloc(s.n, sizeof(*s.svc));
+	s.state = cd_xcalloc(s.n, sizeof(int));
+	for (size_t i = 0; i < s.n; i++)
+		s.svc[i] = cd_plan_service(plan, dep->services.v[i]);
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	size_t nthreads = dep->parallel > 0 && (size_t)dep->parallel < s.n ? (size_t)dep->parallel : s.n;
+	pthread_t *threads = cd_xcalloc(nthreads, sizeof(*threads));
+	size_t started = 0;
+	for (size_t i = 0; i < nthreads; i++)
+		if (pthread_create(&threads[i], NULL, deploy_worker, &s) == 0)
+			started++;
+	if (!started)
+		deploy_worker(&s);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	int r = 0;
+	if (s.failed) {
+		r = cd_error_set(err, s.err.code ? s.err.code : CD_EFAIL, "%s",
+			s.err.msg ? s.err.msg : "a service failed");
+		cd_error_release(&s.err);
+	}
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+	free(threads);
+	free(s.svc);
+	free(s.state);
+	return r;
+}
+
 const struct cd_step_kind cd_step_kind_deploy = {
 	.name = "deploy",
 	.main = { .key = "deploy", .type = CD_T_STRV, .offset = offsetof(struct cd_step_deploy, services),
@@ -83,4 +199,5 @@ const struct cd_step_kind cd_step_kind_deploy = {
 	.resolve = deploy_resolve,
 	.describe = deploy_describe,
 	.default_name = deploy_name,
+	.apply = deploy_apply,
 };

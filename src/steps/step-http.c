@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpdeploy/engine.h"
+#include "corpdeploy/http.h"
 #include "corpdeploy/steps.h"
 
 static const char *const http_methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
@@ -140,10 +142,33 @@ static const char *http_name(struct cd_arena *arena, const struct cd_step *step)
 	return name;
 }
 
+static int http_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_http *h = ctx->step->args;
+	struct cd_http_request req = { .method = h->method, .url = h->url, .headers = &h->headers,
+		.body = h->body, .timeout_ms = cd_run_left(ctx->deadline_ms) };
+	struct cd_http_response resp;
+	char b[32];
+	if (req.timeout_ms > 30000 && ctx->step->timeout_ms < 0)
+		req.timeout_ms = 30000;
+	int r = cd_http_do(&req, &resp, err);
+	if (r == 0 && (r = cd_http_expect(h->expect, &resp, err)) < 0) {
+		char *msg = cd_xasprintf("%s %s: %s", h->method, h->url, err->msg);
+		cd_error_set(err, CD_EFAIL, "%s", msg);
+		free(msg);
+	}
+	if (r == 0)
+		cd_buf_addf(&ctx->message, "%ld in %s", resp.status,
+			cd_duration_format(resp.latency_ms, b, sizeof(b)));
+	cd_http_response_release(&resp);
+	return r;
+}
+
 const struct cd_step_kind cd_step_kind_http = {
 	.name = "http",
 	.main = { .key = "http", .flags = CD_FIELD_REQUIRED, .type = CD_T_STR, .offset = offsetof(struct cd_step_http, url) },
 	.schema = &http_schema,
 	.describe = http_describe,
 	.default_name = http_name,
+	.apply = http_apply,
 };

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpdeploy/docker.h"
+#include "corpdeploy/engine.h"
 #include "corpdeploy/steps.h"
+#include "deploy-internal.h"
 
 static const struct cd_field migration_fields[] = {
 	{ .key = "version_query", .type = CD_T_CMD,
@@ -110,6 +113,187 @@ static const char *run_name(struct cd_arena *arena, const struct cd_step *step)
 	return name;
 }
 
+#define RUN_OUTPUT_MAX (256 * 1024)
+
+/* Where and how a run step's command (or its undo) executes. */
+struct run_place {
+	char *in;	/* exec in this container */
+	char *image;	/* a one-off container of this image */
+	char *target;	/* "local" docker target for the image's container */
+	char *one_off;	/* name of the one-off container */
+	char **env;	/* "K=V", NULL-terminated */
+	char *stdin_data;
+};
+
+static const char *const *cmd_argv(const struct cd_cmd *c, const char *sh[4])
+{
+	if (!c->shell)
+		return c->argv.v;
+	sh[0] = "/bin/sh", sh[1] = "-c", sh[2] = c->argv.v[0], sh[3] = NULL;
+	return sh;
+}
+
+static int run_in_place(struct cd_run *run, const struct run_place *p, const char *const *argv,
+	int64_t timeout_ms, int *ret_status, struct cd_buf *out, struct cd_buf *eout,
+	struct cd_error *err)
+{
+	struct cd_docker *d;
+	int r;
+	if (!p->in && !p->image)
+		return cd_proc_run(argv, (const char *const *)p->env, p->stdin_data, timeout_ms,
+			RUN_OUTPUT_MAX, out, eout, ret_status, err);
+	if ((r = cd_run_docker(run, p->target, &d, err)) < 0)
+		return r;
+	if (p->in) {
+		struct cd_docker_exec_result res;
+		r = cd_docker_exec(d, p->in, argv, (const char *const *)p->env, timeout_ms, RUN_OUTPUT_MAX,
+			&res, err);
+		if (r == 0) {
+			*ret_status = res.exit_code;
+			*out = res.out;
+			*eout = res.err;
+		}
+		return r;
+	}
+	/* A one-off container: created, run to its end, its output kept, removed. */
+	struct cd_docker_container_spec spec = { .image = p->image, .cmd = argv,
+		.env = (const char *const *)p->env, .network_mode = "host", .stop_timeout_ms = -1 };
+	char *id = NULL;
+	cd_docker_container_remove(d, p->one_off, 1, 0, NULL);
+	if ((r = cd_docker_container_create(d, p->one_off, &spec, &id, err)) < 0)
+		return r;
+	if ((r = cd_docker_container_start(d, id, err)) == 0 &&
+		(r = cd_docker_container_wait(d, id, timeout_ms, ret_status, err)) == 0)
+		r = cd_docker_container_logs(d, id, 200, RUN_OUTPUT_MAX, out, eout, err);
+	cd_docker_container_remove(d, id, 1, 0, NULL);
+	free(id);
+	return r;
+}
+
+static void run_place_free(void *p)
+{
+	struct run_place *pl = p;
+	if (!pl)
+		return;
+	free(pl->in);
+	free(pl->image);
+	free(pl->target);
+	free(pl->one_off);
+	for (char **e = pl->env; e && *e; e++)
+		free(*e);
+	free(pl->env);
+	free(pl->stdin_data);
+	free(pl);
+}
+
+static struct run_place *run_place_new(struct cd_step_ctx *ctx)
+{
+	const struct cd_step_run *r = ctx->step->args;
+	const struct cd_plan *plan = ctx->run->plan;
+	struct run_place *p = cd_xcalloc(1, sizeof(*p));
+	const char *svc_name = r->in ? r->in : r->image;
+	const struct cd_service *svc = svc_name ? cd_plan_service(plan, svc_name) : NULL;
+	p->target = cd_xstrdup(svc ? svc->target : "local");
+	if (r->in)
+		p->in = cd_engine_container_name(plan, r->in);
+	if (r->image) {
+		p->image = cd_deploy_image_ref(plan, svc);
+		p->one_off = cd_xasprintf("%s-%s-run-%s", plan->name, ctx->step->name, ctx->run->run_id);
+		for (char *c = p->one_off; *c; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+				    *c == '-' || *c == '_' || *c == '.'))
+				*c = '-';
+	}
+	/* A one-off container gets its service's environment, then the step's. */
+	size_t n = (r->image && svc ? svc->env.n : 0) + r->env.n;
+	p->env = cd_xcalloc(n + 1, sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; r->image && svc && i < svc->env.n; i++)
+		p->env[k++] = cd_xasprintf("%s=%s", svc->env.items[i].key, svc->env.items[i].value);
+	for (size_t i = 0; i < r->env.n; i++)
+		p->env[k++] = cd_xasprintf("%s=%s", r->env.items[i].key, r->env.items[i].value);
+	if (r->stdin_secret) {
+		const char *v = cd_run_env(ctx->run, r->stdin_secret);
+		p->stdin_data = cd_xstrdup(v ? v : "");
+	}
+	return p;
+}
+
+struct run_undo {
+	struct run_place *place;
+	const struct cd_cmd *undo;
+	int64_t timeout_ms;
+};
+
+static void run_undo_free(void *p)
+{
+	struct run_undo *u = p;
+	run_place_free(u->place);
+	free(u);
+}
+
+static int run_undo_fn(struct cd_run *run, void *p, struct cd_error *err)
+{
+	struct run_undo *u = p;
+	const char *sh[4];
+	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
+	int status = -1;
+	int r = run_in_place(run, u->place, cmd_argv(u->undo, sh), u->timeout_ms, &status, &out, &eout, err);
+	if (r == 0 && status != 0)
+		r = cd_error_set(err, CD_EFAIL, "undo command exited with %d: %.300s", status,
+			eout.len ? eout.buf : out.buf);
+	cd_buf_release(&out);
+	cd_buf_release(&eout);
+	return r;
+}
+
+static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_run *r = ctx->step->args;
+	struct run_place *place = run_place_new(ctx);
+	const char *sh[4];
+	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
+	int status = -1, rc;
+
+	if (r->undo.argv.n) {
+		struct run_undo *u = cd_xcalloc(1, sizeof(*u));
+		u->place = run_place_new(ctx);
+		u->undo = &r->undo;
+		u->timeout_ms = ctx->step->timeout_ms > 0 ? ctx->step->timeout_ms : 600000;
+		struct cd_buf d = CD_BUF_INIT;
+		cd_step_describe_cmd(&r->undo, &d);
+		cd_run_push_undo(ctx->run, ctx->step->name, run_undo_fn, run_undo_free, u, "run %s", d.buf);
+		cd_buf_release(&d);
+	} else {
+		/* A command may change anything: without an undo, a failure later is still a change. */
+		cd_run_mark_changed(ctx->run);
+	}
+	rc = run_in_place(ctx->run, place, cmd_argv(&r->command, sh), cd_run_left(ctx->deadline_ms),
+		&status, &out, &eout, err);
+	if (rc == 0 && status != r->expect_exit) {
+		const char *tail = eout.len ? eout.buf : out.buf;
+		size_t tl = strlen(tail);
+		rc = cd_error_set(err, CD_EFAIL, "exited with %d, expected %lld%s%.400s", status,
+			(long long)r->expect_exit, tl ? ": " : "", tl > 400 ? tail + tl - 400 : tail);
+	} else if (rc == 0) {
+		size_t ol = out.len;
+		while (ol && (out.buf[ol - 1] == '\n' || out.buf[ol - 1] == '\r'))
+			ol--;
+		const char *last = out.buf;
+		for (size_t i = 0; i < ol; i++)
+			if (out.buf[i] == '\n')
+				last = out.buf + i + 1;
+		if (ol)
+			cd_buf_addf(&ctx->message, "exit %d: %.*s", status, (int)(out.buf + ol - last), last);
+		else
+			cd_buf_addf(&ctx->message, "exit %d", status);
+	}
+	cd_buf_release(&out);
+	cd_buf_release(&eout);
+	run_place_free(place);
+	return rc;
+}
+
 const struct cd_step_kind cd_step_kind_run = {
 	.name = "run",
 	.main = { .key = "run", .flags = CD_FIELD_REQUIRED, .type = CD_T_CMD, .offset = offsetof(struct cd_step_run, command) },
@@ -118,4 +302,5 @@ const struct cd_step_kind cd_step_kind_run = {
 	.resolve = run_resolve,
 	.describe = run_describe,
 	.default_name = run_name,
+	.apply = run_apply,
 };

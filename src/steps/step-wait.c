@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "corpdeploy/engine.h"
+#include "corpdeploy/http.h"
 #include "corpdeploy/steps.h"
 
 static const struct cd_field wait_fields[] = {
@@ -64,6 +66,44 @@ static void wait_describe(const struct cd_step *step, struct cd_buf *out)
 		cd_buf_addf(out, "wait %s", cd_duration_format(w->duration_ms, b, sizeof(b)));
 }
 
+static int wait_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_wait *w = ctx->step->args;
+	if (!w->url) {
+		if (cd_run_sleep(ctx->run, w->duration_ms) < 0)
+			return cd_error_set(err, CD_EFAIL, "interrupted");
+		return 0;
+	}
+	struct cd_error last = CD_ERROR_INIT;
+	int64_t start = cd_time_mono_ms();
+	char b[32];
+	/* Poll every 200ms: quick enough to notice, slow enough to not hammer. */
+	while (cd_run_left(ctx->deadline_ms) > 0 && !cd_run_interrupted()) {
+		int r;
+		cd_error_release(&last);
+		if (strncmp(w->url, "tcp://", 6) == 0) {
+			r = cd_tcp_probe(w->url + 6, 1000, &last);
+		} else {
+			struct cd_http_request req = { .url = w->url, .timeout_ms = 2000 };
+			struct cd_http_response resp;
+			r = cd_http_do(&req, &resp, &last);
+			if (r == 0)
+				r = cd_http_expect(NULL, &resp, &last);
+			cd_http_response_release(&resp);
+		}
+		if (r == 0) {
+			cd_buf_addf(&ctx->message, "answered after %s",
+				cd_duration_format(cd_time_mono_ms() - start, b, sizeof(b)));
+			return 0;
+		}
+		cd_run_sleep(ctx->run, 200);
+	}
+	int r = cd_error_set(err, CD_EFAIL, "%s did not answer within %s: %s", w->url,
+		cd_duration_format(cd_time_mono_ms() - start, b, sizeof(b)), last.msg ? last.msg : "interrupted");
+	cd_error_release(&last);
+	return r;
+}
+
 const struct cd_step_kind cd_step_kind_wait = {
 	.name = "wait",
 	.main = { .key = "wait", .flags = CD_FIELD_REQUIRED, .type = CD_T_CUSTOM, .offset = 0,
@@ -71,4 +111,5 @@ const struct cd_step_kind cd_step_kind_wait = {
 	.schema = &wait_schema,
 	.validate = wait_validate,
 	.describe = wait_describe,
+	.apply = wait_apply,
 };

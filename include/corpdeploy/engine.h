@@ -1,0 +1,143 @@
+/*
+ * engine: carrying out a plan. Phases run in order; steps in order, or a
+ * parallel group on a bounded pool; each step with its timeout, retries
+ * with backoff and monotonic timing. Every mutating action pushes a record
+ * of how to undo it before it acts; on failure the records are undone in
+ * reverse. Results are kept for the summary, the timing log and reports.
+ */
+#ifndef CORPDEPLOY_ENGINE_H
+#define CORPDEPLOY_ENGINE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "corpdeploy/core.h"
+#include "corpdeploy/plan.h"
+
+struct cd_docker;
+struct cd_run;
+
+enum cd_result { CD_RESULT_PENDING, CD_RESULT_OK, CD_RESULT_FAILED, CD_RESULT_SKIPPED,
+	CD_RESULT_UNCHANGED };
+extern const char *const cd_result_names[];
+
+struct cd_step_result {
+	const struct cd_step *step;
+	const char *phase;
+	enum cd_result result;
+	int attempts;
+	int64_t start_ms, duration_ms; /* start: since the run began */
+	char *message;		       /* owned; why it failed, or what it did */
+};
+
+struct cd_phase_result {
+	const struct cd_phase *phase;
+	enum cd_result result;
+	int64_t start_ms, duration_ms;
+};
+
+/* One action to take back: pushed before the action it undoes is taken. */
+struct cd_undo {
+	char *description; /* owned; "remove container 'web' and put back the previous one" */
+	const char *step;  /* the step that pushed it */
+	int (*fn)(struct cd_run *run, void *data, struct cd_error *err);
+	void (*free)(void *data);
+	void *data;
+	int done; /* undone already: undoing twice is harmless */
+};
+
+/* Called when the run succeeded: superseded containers removed and the like. */
+struct cd_finally {
+	char *description;
+	int (*fn)(struct cd_run *run, void *data, struct cd_error *err);
+	void (*free)(void *data);
+	void *data;
+};
+
+struct cd_run_opts {
+	const char *run_id; /* NULL: generated from the time and the pid */
+	int rollback;	    /* undo on failure: default 1 */
+	FILE *progress;	    /* stderr normally */
+	int tty;	    /* draw live lines on progress */
+	const char *timing_log; /* path; NULL: none */
+};
+
+enum cd_run_outcome {
+	CD_RUN_OK,
+	CD_RUN_FAILED_ROLLED_BACK,
+	CD_RUN_FAILED_NOT_ROLLED_BACK, /* rollback disabled */
+	CD_RUN_ROLLBACK_FAILED,
+	CD_RUN_PRECHECK_FAILED, /* failed before anything changed */
+};
+
+struct cd_run {
+	const struct cd_plan *plan;
+	struct cd_run_opts opts;
+	char run_id[64];
+	int64_t t0_ms; /* monotonic start */
+	char started_at[32]; /* ISO 8601, UTC */
+
+	pthread_mutex_t lock; /* guards what steps running in parallel share below */
+	struct cd_step_result *steps;
+	size_t n_steps, alloc_steps;
+	struct cd_phase_result *phases;
+	size_t n_phases;
+	struct cd_undo *undo;
+	size_t n_undo, alloc_undo;
+	struct cd_finally *finally;
+	size_t n_finally, alloc_finally;
+	int changed;	     /* some step mutated something */
+	int failed;	     /* a step failed: stop starting new ones */
+	char *failure;	     /* owned: the first failure, for the summary */
+	int64_t rollback_ms; /* time spent undoing; -1 when none */
+
+	struct cd_docker **docker; /* per target, opened on first use */
+	FILE *timing;
+	const char *current_phase;
+};
+
+/* Creates a run of plan (which must outlive it). Free with cd_run_free(). */
+struct cd_run *cd_run_new(const struct cd_plan *plan, const struct cd_run_opts *opts);
+void cd_run_free(struct cd_run *run);
+/* Carries out the plan; returns the outcome, with the details in run. */
+enum cd_run_outcome cd_run_execute(struct cd_run *run);
+
+/* For step kinds. */
+
+/* The Docker client of a target; opened (and pinged) on first use. */
+int cd_run_docker(struct cd_run *run, const char *target, struct cd_docker **ret,
+	struct cd_error *err);
+/* Pushes an undo record; the run owns data from now on (freed with free_fn). */
+void cd_run_push_undo(struct cd_run *run, const char *step, int (*fn)(struct cd_run *, void *,
+						    struct cd_error *),
+	void (*free_fn)(void *), void *data, const char *fmt, ...) CD_PRINTF(6, 7);
+void cd_run_push_finally(struct cd_run *run, int (*fn)(struct cd_run *, void *, struct cd_error *),
+	void (*free_fn)(void *), void *data, const char *fmt, ...) CD_PRINTF(5, 6);
+/* Notes that the run changed something (an unchanged run exits without touching anything). */
+void cd_run_mark_changed(struct cd_run *run);
+/* A progress line for the step in flight: "postgres healthy after 2.1s". */
+void cd_run_note(struct cd_run *run, const char *fmt, ...) CD_PRINTF(2, 3);
+/* Milliseconds left before deadline_ms (monotonic), at least 0. */
+int64_t cd_run_left(int64_t deadline_ms);
+/* Sleeps up to ms, returning early if the run was interrupted (then CD_EFAIL). */
+int cd_run_sleep(struct cd_run *run, int64_t ms);
+/* Looks up a value the way the plan does: vars, env_file, environment. */
+const char *cd_run_env(const struct cd_run *run, const char *name);
+/* Asks a running run to stop at the next step boundary (signal handlers). */
+void cd_run_interrupt(int signo);
+int cd_run_interrupted(void);
+
+/* Context handed to a step kind's apply. */
+struct cd_step_ctx {
+	struct cd_run *run;
+	const struct cd_step *step;
+	int64_t deadline_ms; /* monotonic; the step's timeout */
+	int attempt;	     /* 1-based */
+	struct cd_buf message; /* what it did, for the summary; one line */
+};
+
+/* Container naming, one rule everywhere: "<plan>-<service>". malloc'd. */
+char *cd_engine_container_name(const struct cd_plan *plan, const char *service);
+
+#endif

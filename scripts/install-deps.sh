@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what corpdeploy needs to build, test and deploy on Debian 12.
+# Idempotent: packages already installed are left alone.
+set -euo pipefail
+
+packages=(
+	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+	libyaml-dev libcurl4-openssl-dev libssh2-1-dev libcjson-dev libarchive-dev libgit2-dev
+	check valgrind python3 git shellcheck groff man-db curl
+	docker.io busybox-static
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
