@@ -64,6 +64,7 @@ enum cd_errcode {
 	CD_ETOOBIG = -5,   /* a size or count limit was reached */
 	CD_EUSAGE = -6,	   /* bad command-line usage */
 	CD_EREMOTE = -7,   /* another program or host answered with an error */
+	CD_ELOCKED = -8,   /* another run holds the plan's lock */
 };
 
 struct cd_error {

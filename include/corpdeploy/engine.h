@@ -137,6 +137,23 @@ struct cd_step_ctx {
 	struct cd_buf message; /* what it did, for the summary; one line */
 };
 
+/* The plan's state directory: <plan dir>/<state_dir>/<plan name>. malloc'd. */
+char *cd_engine_state_dir(const struct cd_plan *plan);
+/* mkdir -p with mode for what it creates. */
+int cd_engine_mkdirs(const char *path, unsigned mode, struct cd_error *err);
+
+/*
+ * The plan's deploy lock. Acquire fails at once with CD_ELOCKED, naming the
+ * holder, when another run holds it; the kernel frees it when its holder
+ * dies. *ret is released with cd_lock_release().
+ */
+struct cd_lock;
+int cd_lock_acquire(const struct cd_plan *plan, const char *run_id, struct cd_lock **ret,
+	struct cd_error *err);
+void cd_lock_release(struct cd_lock *lock);
+/* *ret_owner (malloc'd) describes the holder, or is NULL when nobody holds it. */
+int cd_lock_status(const struct cd_plan *plan, char **ret_owner, struct cd_error *err);
+
 /* Container naming, one rule everywhere: "<plan>-<service>". malloc'd. */
 char *cd_engine_container_name(const struct cd_plan *plan, const char *service);
 

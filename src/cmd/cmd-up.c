@@ -25,24 +25,6 @@ static void on_signal(int signo)
 	cd_run_interrupt(signo);
 }
 
-static int mkdirs(const char *path, mode_t mode)
-{
-	char *p = cd_xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int r = mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
-	free(p);
-	return r;
-}
-
 /* What `up` cannot run yet is refused before anything starts. */
 static int preflight_steps(const struct cd_plan *plan, const struct cd_list *steps)
 {
@@ -127,15 +109,26 @@ static int cmd_up_exec(int argc, char **argv)
 	struct cd_run_opts opts = { .rollback = rollback, .progress = stderr,
 		.tty = isatty(STDERR_FILENO) && cd_log_color() };
 	struct cd_run *run = cd_run_new(plan, &opts);
-	char *state = plan->state_dir[0] == '/' || strcmp(plan->dir, ".") == 0
-			      ? cd_xasprintf("%s/%s/runs/%s", plan->state_dir, plan->name, run->run_id)
-			      : cd_xasprintf("%s/%s/%s/runs/%s", plan->dir, plan->state_dir, plan->name,
-					run->run_id);
+	struct cd_error err = CD_ERROR_INIT;
+	struct cd_lock *lock = NULL;
+	/* One run of a plan at a time; a second one is refused at once. */
+	if (cd_lock_acquire(plan, run->run_id, &lock, &err) < 0) {
+		cd_log_cd_error(&err);
+		int code = err.code == CD_ELOCKED ? CD_EXIT_LOCKED : CD_EXIT_PRECHECK;
+		cd_error_release(&err);
+		cd_run_free(run);
+		cd_plan_free(plan);
+		return code;
+	}
+	char *base = cd_engine_state_dir(plan);
+	char *state = cd_xasprintf("%s/runs/%s", base, run->run_id);
 	char *timing = cd_xasprintf("%s/timing.log", state);
-	if (mkdirs(state, 0700) == 0)
+	free(base);
+	if (cd_engine_mkdirs(state, 0700, &err) == 0)
 		run->opts.timing_log = timing;
 	else
-		cd_log_warn("cannot create the state directory '%s': %s", state, strerror(errno));
+		cd_log_warn("%s: no timing log for this run", err.msg);
+	cd_error_release(&err);
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
@@ -155,6 +148,7 @@ static int cmd_up_exec(int argc, char **argv)
 	if (run->opts.timing_log)
 		cd_log_info("timing log: %s", run->opts.timing_log);
 	cd_run_free(run);
+	cd_lock_release(lock);
 	free(timing);
 	free(state);
 	cd_plan_free(plan);

@@ -24,6 +24,7 @@ struct cd_cmd_entry {
 /* The entries, one per cmd-<name>.c. */
 extern const struct cd_cmd_entry cd_cmd_help_entry;
 extern const struct cd_cmd_entry cd_cmd_lint_entry;
+extern const struct cd_cmd_entry cd_cmd_lock_entry;
 extern const struct cd_cmd_entry cd_cmd_plan_entry;
 extern const struct cd_cmd_entry cd_cmd_status_entry;
 extern const struct cd_cmd_entry cd_cmd_up_entry;

@@ -133,5 +133,31 @@ check "an engine that is not running exits 4 with a clear message" '[ "$rc" = 4 
 rc=$(up "$work/thirteen.yaml")
 check "13 services in one parallel group deploy" '[ "$rc" = 0 ] && [ "$(docker ps --filter "label=corpdeploy.plan=${tag}d" --filter health=healthy -q | wc -l)" = 13 ]'
 
+# 9. One run of a plan at a time: a second up is refused at once, naming the holder;
+#    a holder killed with SIGKILL leaves no stale lock behind.
+cat >"$work/slow.yaml" <<PLAN
+corpdeploy: 1
+name: ${tag}e
+release: "1"
+phases:
+  - name: wait
+    steps: [ { wait: 20s } ]
+PLAN
+"$bin" --no-color up "$work/slow.yaml" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 1 50); do
+	if ! "$bin" lock status "$work/slow.yaml" >/dev/null 2>&1; then break; fi
+	sleep 0.1
+done
+t0=$(date +%s%N)
+rc=$(up "$work/slow.yaml")
+t1=$(date +%s%N)
+check "a second up of the same plan exits 3 at once" '[ "$rc" = 3 ] && [ $(((t1 - t0) / 1000000)) -lt 1000 ]'
+check "the refusal names the holder's pid" 'grep -q "locked by pid $holder" "$work/out"'
+check "lock status names the holder and exits 3" '"$bin" lock status "$work/slow.yaml" >"$work/out" 2>&1; [ $? = 3 ] && grep -q "pid $holder" "$work/out"'
+kill -9 "$holder"
+wait "$holder" 2>/dev/null
+check "after kill -9 the lock is free at once" '"$bin" lock status "$work/slow.yaml" >"$work/out" 2>&1 && grep -q "not locked" "$work/out"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
