@@ -7,7 +7,7 @@ packages=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libyaml-dev libcurl4-openssl-dev libssh2-1-dev libcjson-dev libarchive-dev libgit2-dev
 	check valgrind python3 git shellcheck groff man-db curl
-	docker.io busybox-static
+	docker.io docker-registry apache2-utils busybox-static tmux
 )
 missing=()
 for p in "${packages[@]}"; do
