@@ -579,7 +579,7 @@ START_TEST(test_yaml_load_directory)
 
 	ck_assert_int_eq(cd_yaml_load(&arena, "/", &diags, &root), CD_EIO);
 	ck_assert_uint_eq(diags.n, 1);
-	ck_assert_str_eq(diags.items[0].msg, "cannot read: is a directory");
+	ck_assert_str_eq(diags.items[0].msg, "cannot read: it is a directory");
 	ck_assert_uint_eq(diags.items[0].line, 0);
 }
 END_TEST
