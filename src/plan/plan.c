@@ -332,7 +332,9 @@ static void plan_check_services(struct cd_decoder *dec, struct cd_plan *plan)
 				if (!o->ports || !o->target || !s->target || strcmp(o->target, s->target) != 0)
 					continue;
 				for (size_t q = 0; q < o->ports_raw.n; q++)
-					if (o->ports[q].host_port == s->ports[p].host_port &&
+					/* A port that did not parse has no proto and was reported already. */
+					if (o->ports[q].proto && s->ports[p].proto &&
+						o->ports[q].host_port == s->ports[p].host_port &&
 						strcmp(o->ports[q].proto, s->ports[p].proto) == 0 &&
 						(!o->ports[q].host_ip || !s->ports[p].host_ip ||
 							strcmp(o->ports[q].host_ip, s->ports[p].host_ip) == 0))
