@@ -231,12 +231,17 @@ static int map_finish(struct builder *b, struct cd_node *map)
 	return 0;
 }
 
-static int builder_add(struct builder *b, struct cd_node *node, yaml_mark_t m)
+/*
+ * Hangs a finished node under its parent (or makes it the root). added is
+ * what it adds to the expanded total: its whole weight for a scalar or an
+ * alias, 1 for a closed collection whose children were counted already.
+ */
+static int builder_add(struct builder *b, struct cd_node *node, size_t added, yaml_mark_t m)
 {
-	if (b->weight > CD_YAML_MAX_NODES - node->weight)
+	if (b->weight > CD_YAML_MAX_NODES - added)
 		return mark_error(b, m, "plan expands to more than %d nodes (alias bomb?)",
 			CD_YAML_MAX_NODES);
-	b->weight += node->weight;
+	b->weight += added;
 	if (b->depth == 0) {
 		b->root = node;
 		return 0;
@@ -301,20 +306,7 @@ static int handle_event(struct builder *b, yaml_event_t *ev)
 			return oom_error(b, ev->start_mark);
 		if (r < 0)
 			return r;
-		/* The weight was counted into b->weight child by child; add the node itself. */
-		if (b->weight >= CD_YAML_MAX_NODES)
-			return mark_error(b, ev->start_mark,
-				"plan expands to more than %d nodes (alias bomb?)", CD_YAML_MAX_NODES);
-		b->weight++;
-		if (b->depth == 0) {
-			b->root = node;
-			return 0;
-		}
-		struct cd_node *parent = b->stack[b->depth - 1];
-		parent->weight += node->weight;
-		if (node_append(b, parent, node) < 0)
-			return oom_error(b, ev->start_mark);
-		return 0;
+		return builder_add(b, node, 1, ev->start_mark);
 	}
 	case YAML_ALIAS_EVENT:
 		node = anchor_find(b, ev->data.alias.anchor);
@@ -324,7 +316,7 @@ static int handle_event(struct builder *b, yaml_event_t *ev)
 		if (!node->closed)
 			return mark_error(b, ev->start_mark, "alias '*%s' refers to itself",
 				(const char *)ev->data.alias.anchor);
-		return builder_add(b, node, ev->start_mark);
+		return builder_add(b, node, node->weight, ev->start_mark);
 	default:
 		return 0;
 	}
@@ -332,7 +324,7 @@ static int handle_event(struct builder *b, yaml_event_t *ev)
 	/* A scalar. */
 	if (anchor && anchor_add(b, anchor, node) < 0)
 		return oom_error(b, ev->start_mark);
-	return builder_add(b, node, ev->start_mark);
+	return builder_add(b, node, node->weight, ev->start_mark);
 }
 
 int cd_yaml_parse(struct cd_arena *arena, const char *file, const char *data, size_t len,
