@@ -17,7 +17,11 @@ cleanup() {
 	docker ps -aq --filter "label=corpdeploy.plan=$name" | xargs -r docker rm -f >/dev/null 2>&1 || true
 	(cd "$work" && docker-compose -p "$name" down -t 1 >/dev/null 2>&1) || true
 	docker rmi -f "cdbench/$name:1" >/dev/null 2>&1 || true
-	[ -n "$started_dockerd" ] && kill "$started_dockerd" 2>/dev/null
+	if [ -n "$started_dockerd" ]; then
+		# Ours alone, by PID; wait until it is gone so the next engine can start cleanly.
+		kill "$started_dockerd" 2>/dev/null
+		for _ in $(seq 1 300); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -26,7 +26,11 @@ cleanup() {
 	docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^(corpdeploy/$tag|cdtest/$tag)" |
 		xargs -r docker rmi -f >/dev/null 2>&1
 	[ -n "${blocker:-}" ] && kill "$blocker" 2>/dev/null
-	[ -n "$started_dockerd" ] && kill "$started_dockerd" 2>/dev/null
+	if [ -n "$started_dockerd" ]; then
+		# Ours alone, by PID; wait until it is gone so the next engine can start cleanly.
+		kill "$started_dockerd" 2>/dev/null
+		for _ in $(seq 1 300); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
