@@ -329,26 +329,35 @@ static int open_tar(
 	return 0;
 }
 
+/* Streams the tar file at tar_path as the body of r and reads the JSON lines that answer. */
+static int upload_tar(struct cd_docker *d, struct docker_req *r, const char *tar_path,
+	int64_t timeout_ms, struct cd_error *err)
+{
+	struct docker_jsonl j;
+	int64_t size = 0;
+	int fd = -1;
+	int rc = open_tar(r->what, tar_path, &fd, &size, err);
+	if (rc < 0)
+		return rc;
+	docker_req_upload_fd(r, &fd, size);
+	r->timeout_ms = docker_timeout(d, timeout_ms);
+	docker_jsonl_init(&j);
+	rc = run_jsonl(d, r, &j, err);
+	docker_jsonl_release(&j);
+	close(fd);
+	return rc;
+}
+
 int cd_docker_image_load(
         struct cd_docker *d, const char *tar_path, int64_t timeout_ms, struct cd_error *err)
 {
 	struct docker_req r;
-	struct docker_jsonl j;
-	int64_t size;
-	int fd, rc;
+	int rc;
 
 	docker_req_init(&r, "POST", "/images/load");
 	docker_req_query(&r, "quiet", "1");
 	docker_req_what(&r, "cannot load images from '%s'", tar_path);
-	rc = open_tar(r.what, tar_path, &fd, &size, err);
-	if (rc == 0) {
-		docker_req_upload_fd(&r, &fd, size);
-		r.timeout_ms = docker_timeout(d, timeout_ms);
-		docker_jsonl_init(&j);
-		rc = run_jsonl(d, &r, &j, err);
-		docker_jsonl_release(&j);
-		close(fd);
-	}
+	rc = upload_tar(d, &r, tar_path, timeout_ms, err);
 	docker_req_release(&r);
 	return rc;
 }
@@ -357,9 +366,7 @@ int cd_docker_image_import(struct cd_docker *d, const char *tar_path, const char
         const char *tag, int64_t timeout_ms, struct cd_error *err)
 {
 	struct docker_req r;
-	struct docker_jsonl j;
-	int64_t size;
-	int fd, rc;
+	int rc;
 
 	docker_req_init(&r, "POST", "/images/create");
 	docker_req_query(&r, "fromSrc", "-");
@@ -367,15 +374,7 @@ int cd_docker_image_import(struct cd_docker *d, const char *tar_path, const char
 	docker_req_query(&r, "tag", tag && *tag ? tag : "latest");
 	docker_req_what(&r, "cannot import '%s' as image '%s:%s'", tar_path, repo,
 	        tag && *tag ? tag : "latest");
-	rc = open_tar(r.what, tar_path, &fd, &size, err);
-	if (rc == 0) {
-		docker_req_upload_fd(&r, &fd, size);
-		r.timeout_ms = docker_timeout(d, timeout_ms);
-		docker_jsonl_init(&j);
-		rc = run_jsonl(d, &r, &j, err);
-		docker_jsonl_release(&j);
-		close(fd);
-	}
+	rc = upload_tar(d, &r, tar_path, timeout_ms, err);
 	docker_req_release(&r);
 	return rc;
 }

@@ -193,10 +193,11 @@ void engine_progress_step_done(struct cd_run *run, size_t idx)
 	cd_duration_format(r.duration_ms, d, sizeof(d));
 	const char *mark = r.result == CD_RESULT_OK ? (run->opts.tty ? "\342\234\223" : "ok")
 						     : (run->opts.tty ? "\342\234\227" : "FAILED");
-	if (r.result == CD_RESULT_OK)
-		line(run, "  %s %s (%s%s%s)%s%s", mark, r.step->name, d, r.attempts > 1 ? ", attempt " : "",
-			r.attempts > 1 ? (r.attempts == 2 ? "2" : "3+") : "", msg ? ": " : "",
-			msg ? msg : "");
+	if (r.result == CD_RESULT_OK && r.attempts > 1)
+		line(run, "  %s %s (%s, attempt %d)%s%s", mark, r.step->name, d, r.attempts,
+			msg ? ": " : "", msg ? msg : "");
+	else if (r.result == CD_RESULT_OK)
+		line(run, "  %s %s (%s)%s%s", mark, r.step->name, d, msg ? ": " : "", msg ? msg : "");
 	else
 		line(run, "  %s %s (%s): %s", mark, r.step->name, d, msg ? msg : "failed");
 	free(msg);

@@ -217,16 +217,22 @@ void cd_step_describe_cmd(const struct cd_cmd *cmd, struct cd_buf *out)
 	}
 }
 
+/* The closest name in a list of named objects, for "did you mean". */
+static const char *closest_name(const struct cd_list *list, const char *name)
+{
+	const char *cands[256];
+	size_t n = 0;
+	for (size_t i = 0; i < list->n && n < 256; i++)
+		cands[n++] = CD_LIST_AT(list, struct cd_obj, i)->name;
+	return cd_suggest(name, cands, n);
+}
+
 int cd_step_require_service(struct cd_decoder *dec, const struct cd_plan *plan, const char *name,
 	const struct cd_node *at, const char *what)
 {
 	if (!name || cd_plan_service(plan, name))
 		return 0;
-	const char *cands[256];
-	size_t n = 0;
-	for (size_t i = 0; i < plan->services.n && n < 256; i++)
-		cands[n++] = CD_LIST_AT(&plan->services, struct cd_service, i)->name;
-	const char *hint = cd_suggest(name, cands, n);
+	const char *hint = closest_name(&plan->services, name);
 	if (hint)
 		return cd_decode_error(dec, at, "%s: %s '%s' is not a service of this plan (did you mean '%s'?)",
 			cd_decode_where(dec), what, name, hint);
@@ -239,11 +245,7 @@ int cd_step_require_target(struct cd_decoder *dec, const struct cd_plan *plan, c
 {
 	if (!name || cd_plan_target(plan, name))
 		return 0;
-	const char *cands[256];
-	size_t n = 0;
-	for (size_t i = 0; i < plan->targets.n && n < 256; i++)
-		cands[n++] = CD_LIST_AT(&plan->targets, struct cd_target, i)->name;
-	const char *hint = cd_suggest(name, cands, n);
+	const char *hint = closest_name(&plan->targets, name);
 	if (hint)
 		return cd_decode_error(dec, at, "%s: target '%s' is not defined (did you mean '%s'?)",
 			cd_decode_where(dec), name, hint);
