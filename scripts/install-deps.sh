@@ -7,8 +7,12 @@ packages=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libyaml-dev libcurl4-openssl-dev libssh2-1-dev libcjson-dev libarchive-dev libgit2-dev
 	check valgrind python3 git shellcheck groff man-db curl
-	docker.io docker-registry apache2-utils busybox-static tmux
+	docker.io docker-registry apache2-utils busybox-static tmux docker-compose
+	openssh-server openssh-client postgresql redis-server redis-tools nginx-light
+	libxml2-utils chromium
 )
+# npm (for the S3 test server): the machine's own Node.js when it has one.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,7 @@
 #include "corpdeploy/core.h"
 #include "corpdeploy/plan.h"
 
+struct cJSON;
 struct cd_docker;
 struct cd_run;
 
@@ -29,6 +30,7 @@ struct cd_step_result {
 	int attempts;
 	int64_t start_ms, duration_ms; /* start: since the run began */
 	char *message;		       /* owned; why it failed, or what it did */
+	struct cJSON *details;	       /* owned; what the step measured, for reports, or NULL */
 };
 
 struct cd_phase_result {
@@ -135,6 +137,12 @@ struct cd_step_ctx {
 	int64_t deadline_ms; /* monotonic; the step's timeout */
 	int attempt;	     /* 1-based */
 	struct cd_buf message; /* what it did, for the summary; one line */
+	/*
+	 * What the step measured (smoke results, latencies, findings, a backup's
+	 * manifest), for reports: set by apply, owned by the engine from then on.
+	 * Its shape is the kind's own and documented with the report schema.
+	 */
+	struct cJSON *details;
 };
 
 /* The plan's state directory: <plan dir>/<state_dir>/<plan name>. malloc'd. */

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/log.h"
@@ -89,8 +91,10 @@ void cd_run_free(struct cd_run *run)
 {
 	if (!run)
 		return;
-	for (size_t i = 0; i < run->n_steps; i++)
+	for (size_t i = 0; i < run->n_steps; i++) {
 		free(run->steps[i].message);
+		cJSON_Delete(run->steps[i].details);
+	}
 	free(run->steps);
 	free(run->phases);
 	for (size_t i = 0; i < run->n_undo; i++) {
@@ -306,6 +310,7 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 	int r = CD_EFAIL, attempt;
 	int64_t delay = step->retry_delay_ms > 0 ? step->retry_delay_ms : 1000;
 	struct cd_buf message = CD_BUF_INIT;
+	cJSON *details = NULL;
 
 	pthread_mutex_lock(&run->lock);
 	run->steps[idx].start_ms = start - run->t0_ms;
@@ -328,6 +333,8 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 		r = step->kind->apply(&ctx, &err);
 		cd_buf_release(&message);
 		message = ctx.message;
+		cJSON_Delete(details);
+		details = ctx.details; /* the last attempt's */
 		if (r == 0 || cd_run_interrupted())
 			break;
 		if (attempt <= step->retries) {
@@ -349,6 +356,7 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 		res->result = CD_RESULT_FAILED;
 		res->message = cd_xstrdup(err.msg ? err.msg : "failed");
 	}
+	res->details = details;
 	pthread_mutex_unlock(&run->lock);
 	engine_progress_step_done(run, idx);
 	cd_buf_release(&message);
