@@ -17,6 +17,8 @@
 
 struct cJSON;
 struct cd_docker;
+struct cd_journal;
+struct cd_journal_state;
 struct cd_run;
 
 enum cd_result { CD_RESULT_PENDING, CD_RESULT_OK, CD_RESULT_FAILED, CD_RESULT_SKIPPED,
@@ -39,22 +41,20 @@ struct cd_phase_result {
 	int64_t start_ms, duration_ms;
 };
 
-/* One action to take back: pushed before the action it undoes is taken. */
+/*
+ * One change to take back, recorded (and journaled to disk) before the change
+ * is made. The record is data, not code: its step kind's undo() takes it back
+ * from the action name and data alone, so that another process can finish a
+ * rollback from the journal after a crash.
+ */
 struct cd_undo {
-	char *description; /* owned; "remove container 'web' and put back the previous one" */
-	const char *step;  /* the step that pushed it */
-	int (*fn)(struct cd_run *run, void *data, struct cd_error *err);
-	void (*free)(void *data);
-	void *data;
-	int done; /* undone already: undoing twice is harmless */
-};
-
-/* Called when the run succeeded: superseded containers removed and the like. */
-struct cd_finally {
-	char *description;
-	int (*fn)(struct cd_run *run, void *data, struct cd_error *err);
-	void (*free)(void *data);
-	void *data;
+	char *description; /* owned; "put back the previous container of 'web'" */
+	char *step;	   /* owned; the step that pushed it */
+	const struct cd_step_kind *kind;
+	char *action;	   /* owned; the kind's own name for the change: "container.replace" */
+	struct cJSON *data; /* owned; everything undo needs */
+	long seq;	   /* its journal record */
+	int done;	   /* undone already: undoing twice is harmless */
 };
 
 struct cd_run_opts {
@@ -63,6 +63,9 @@ struct cd_run_opts {
 	FILE *progress;	    /* stderr normally */
 	int tty;	    /* draw live lines on progress */
 	const char *timing_log; /* path; NULL: none */
+	const char *journal;	/* path of the run's write-ahead journal; NULL: none */
+	/* Resuming an unfinished run: its journal, whose finished steps are skipped. */
+	const struct cd_journal_state *resume;
 };
 
 enum cd_run_outcome {
@@ -87,12 +90,13 @@ struct cd_run {
 	size_t n_phases;
 	struct cd_undo *undo;
 	size_t n_undo, alloc_undo;
-	struct cd_finally *finally;
-	size_t n_finally, alloc_finally;
 	int changed;	     /* some step mutated something */
 	int failed;	     /* a step failed: stop starting new ones */
 	char *failure;	     /* owned: the first failure, for the summary */
 	int64_t rollback_ms; /* time spent undoing; -1 when none */
+
+	struct cd_journal *journal; /* open while the run executes */
+	char *manual_steps; /* owned: what a failed rollback left for people to do, a line each */
 
 	struct cd_docker **docker; /* per target, opened on first use */
 	FILE *timing;
@@ -105,17 +109,27 @@ void cd_run_free(struct cd_run *run);
 /* Carries out the plan; returns the outcome, with the details in run. */
 enum cd_run_outcome cd_run_execute(struct cd_run *run);
 
+/*
+ * Finishes the rollback of an unfinished or failed run from its journal
+ * (st, read by the caller): every change not undone yet is taken back. The
+ * run must have been made with opts.journal set to that journal's path,
+ * which gets the rollback's records. 0, or CD_EFAIL with run->manual_steps.
+ */
+int cd_run_rollback(struct cd_run *run, const struct cd_journal_state *st, struct cd_error *err);
+
 /* For step kinds. */
 
 /* The Docker client of a target; opened (and pinged) on first use. */
 int cd_run_docker(struct cd_run *run, const char *target, struct cd_docker **ret,
 	struct cd_error *err);
-/* Pushes an undo record; the run owns data from now on (freed with free_fn). */
-void cd_run_push_undo(struct cd_run *run, const char *step, int (*fn)(struct cd_run *, void *,
-						    struct cd_error *),
-	void (*free_fn)(void *), void *data, const char *fmt, ...) CD_PRINTF(6, 7);
-void cd_run_push_finally(struct cd_run *run, int (*fn)(struct cd_run *, void *, struct cd_error *),
-	void (*free_fn)(void *), void *data, const char *fmt, ...) CD_PRINTF(5, 6);
+/*
+ * Records how to take back the change the caller is about to make: appended
+ * to the run's journal and flushed to disk before it returns. The run owns
+ * data from now on. On error (the journal cannot be written) the caller must
+ * not make the change.
+ */
+int cd_run_push_undo(struct cd_run *run, const struct cd_step *step, const char *action,
+	struct cJSON *data, struct cd_error *err, const char *fmt, ...) CD_PRINTF(6, 7);
 /* Notes that the run changed something (an unchanged run exits without touching anything). */
 void cd_run_mark_changed(struct cd_run *run);
 /* A progress line for the step in flight: "postgres healthy after 2.1s". */

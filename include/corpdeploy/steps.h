@@ -10,7 +10,9 @@
 #include "corpdeploy/plan.h"
 #include "corpdeploy/schema.h"
 
+struct cJSON;
 struct cd_expect;
+struct cd_run;
 struct cd_step_ctx;
 
 struct cd_step_kind {
@@ -33,6 +35,20 @@ struct cd_step_kind {
 	 * with err set. NULL: `up` cannot run this kind yet and refuses the plan.
 	 */
 	int (*apply)(struct cd_step_ctx *ctx, struct cd_error *err);
+	/*
+	 * Takes back one change apply recorded with cd_run_push_undo(), from its
+	 * action and data alone (possibly in another process, after a crash, so
+	 * nothing else of the run is known). Must be idempotent: undoing what is
+	 * undone already, or what never happened, succeeds.
+	 */
+	int (*undo)(struct cd_run *run, const char *action, const struct cJSON *data,
+		struct cd_error *err);
+	/*
+	 * The run succeeded and the change stays: drops what only undo needed
+	 * (the superseded container, a kept copy of a file). NULL: nothing to drop.
+	 */
+	int (*finish)(struct cd_run *run, const char *action, const struct cJSON *data,
+		struct cd_error *err);
 };
 
 extern const struct cd_step_kind *const cd_step_kinds[];

@@ -16,9 +16,12 @@ static int error_vset(struct cd_error *err, enum cd_errcode code, int sys, const
 {
 	if (!err)
 		return code;
-	free(err->msg);
-	if (vasprintf(&err->msg, fmt, ap) < 0)
+	/* Formatted before the old message goes: it may be one of the arguments. */
+	char *msg;
+	if (vasprintf(&msg, fmt, ap) < 0)
 		cd_oom();
+	free(err->msg);
+	err->msg = msg;
 	err->code = code;
 	err->sys = sys;
 	return code;

@@ -230,9 +230,9 @@ void cd_run_note(struct cd_run *run, const char *fmt, ...)
 	cd_buf_release(&b);
 }
 
-void engine_progress_rollback_start(struct cd_run *run)
+void engine_progress_rollback_start(struct cd_run *run, size_t pending)
 {
-	line(run, "rolling back %zu change%s: %s", run->n_undo, run->n_undo == 1 ? "" : "s",
+	line(run, "rolling back %zu change%s: %s", pending, pending == 1 ? "" : "s",
 		run->failure ? run->failure : "a step failed");
 }
 

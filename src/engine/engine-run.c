@@ -17,6 +17,7 @@
 
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
+#include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
 #include "engine-internal.h"
@@ -97,18 +98,9 @@ void cd_run_free(struct cd_run *run)
 	}
 	free(run->steps);
 	free(run->phases);
-	for (size_t i = 0; i < run->n_undo; i++) {
-		free(run->undo[i].description);
-		if (run->undo[i].free)
-			run->undo[i].free(run->undo[i].data);
-	}
-	free(run->undo);
-	for (size_t i = 0; i < run->n_finally; i++) {
-		free(run->finally[i].description);
-		if (run->finally[i].free)
-			run->finally[i].free(run->finally[i].data);
-	}
-	free(run->finally);
+	engine_undo_free_all(run);
+	free(run->manual_steps);
+	cd_journal_close(run->journal);
 	for (size_t i = 0; i < run->plan->targets.n; i++)
 		cd_docker_free(run->docker[i]);
 	free(run->docker);
@@ -150,50 +142,6 @@ int cd_run_docker(struct cd_run *run, const char *target, struct cd_docker **ret
 		*ret = run->docker[i];
 	pthread_mutex_unlock(&run->lock);
 	return r;
-}
-
-void cd_run_push_undo(struct cd_run *run, const char *step,
-	int (*fn)(struct cd_run *, void *, struct cd_error *), void (*free_fn)(void *), void *data,
-	const char *fmt, ...)
-{
-	va_list ap;
-	pthread_mutex_lock(&run->lock);
-	if (run->n_undo == run->alloc_undo) {
-		run->alloc_undo = run->alloc_undo ? run->alloc_undo * 2 : 16;
-		run->undo = cd_xreallocarray(run->undo, run->alloc_undo, sizeof(*run->undo));
-	}
-	struct cd_undo *u = &run->undo[run->n_undo++];
-	memset(u, 0, sizeof(*u));
-	va_start(ap, fmt);
-	if (vasprintf(&u->description, fmt, ap) < 0)
-		cd_oom();
-	va_end(ap);
-	u->step = step;
-	u->fn = fn;
-	u->free = free_fn;
-	u->data = data;
-	run->changed = 1;
-	pthread_mutex_unlock(&run->lock);
-}
-
-void cd_run_push_finally(struct cd_run *run, int (*fn)(struct cd_run *, void *, struct cd_error *),
-	void (*free_fn)(void *), void *data, const char *fmt, ...)
-{
-	va_list ap;
-	pthread_mutex_lock(&run->lock);
-	if (run->n_finally == run->alloc_finally) {
-		run->alloc_finally = run->alloc_finally ? run->alloc_finally * 2 : 16;
-		run->finally = cd_xreallocarray(run->finally, run->alloc_finally, sizeof(*run->finally));
-	}
-	struct cd_finally *f = &run->finally[run->n_finally++];
-	va_start(ap, fmt);
-	if (vasprintf(&f->description, fmt, ap) < 0)
-		cd_oom();
-	va_end(ap);
-	f->fn = fn;
-	f->free = free_fn;
-	f->data = data;
-	pthread_mutex_unlock(&run->lock);
 }
 
 void cd_run_mark_changed(struct cd_run *run)
@@ -323,7 +271,17 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 		pthread_mutex_unlock(&run->lock);
 		return 0;
 	}
+	if (run->opts.resume && cd_journal_step_done(run->opts.resume, step->name)) {
+		pthread_mutex_lock(&run->lock);
+		run->steps[idx].result = CD_RESULT_OK;
+		run->steps[idx].message = cd_xstrdup("done before the interruption");
+		pthread_mutex_unlock(&run->lock);
+		engine_progress_step_done(run, idx);
+		return 0;
+	}
 	engine_progress_step_start(run, step);
+	engine_journal_note(run, CD_JR_STEP, 0, "step", step->name, "phase", phase);
+	engine_fault_point(phase, step->name, "before");
 	for (attempt = 1; attempt <= step->retries + 1; attempt++) {
 		struct cd_step_ctx ctx = { .run = run, .step = step, .attempt = attempt };
 		/* Without a timeout of its own, a step may take what is left of a day. */
@@ -358,8 +316,12 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 	}
 	res->details = details;
 	pthread_mutex_unlock(&run->lock);
+	engine_journal_note(run, CD_JR_STEP_END, 0, "step", step->name, "result",
+		r == 0 ? "ok" : "failed");
 	engine_progress_step_done(run, idx);
 	cd_buf_release(&message);
+	if (r == 0)
+		engine_fault_point(phase, step->name, "after");
 	if (r < 0 && step->continue_on_error == 1) {
 		cd_error_release(&err);
 		return 0;
@@ -370,45 +332,72 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 	return r;
 }
 
-/* Undo every record not yet undone, newest first, within the rollback budget. */
-static int run_rollback(struct cd_run *run)
+/* The run succeeded: each change stays, and what undo would have needed goes. */
+static void run_finish(struct cd_run *run)
 {
-	const struct cd_rollback *rb = run->plan->rollback;
-	int64_t budget = rb && rb->budget_ms > 0 ? rb->budget_ms : 600000;
-	int64_t start = cd_time_mono_ms(), deadline = start + budget;
-	int failed = 0;
-
-	engine_progress_rollback_start(run);
-	for (size_t i = run->n_undo; i-- > 0;) {
+	for (size_t i = 0; i < run->n_undo; i++) {
 		struct cd_undo *u = &run->undo[i];
 		struct cd_error err = CD_ERROR_INIT;
-		if (u->done)
-			continue;
-		if (cd_time_mono_ms() > deadline) {
-			engine_progress_undo(run, u, -1, "the rollback budget ran out");
-			failed = 1;
-			continue;
-		}
-		int r = u->fn(run, u->data, &err);
-		engine_progress_undo(run, u, r, err.msg);
-		if (r == 0)
-			u->done = 1;
-		else
-			failed = 1;
+		if (u->kind->finish && u->kind->finish(run, u->action, u->data, &err) < 0)
+			cd_log_warn("%s: %s (left in place)", u->description, err.msg);
 		cd_error_release(&err);
 	}
-	run->rollback_ms = cd_time_mono_ms() - start;
-	return failed ? CD_EFAIL : 0;
 }
 
-static void run_finally(struct cd_run *run)
+static const char *const outcome_names[] = { "ok", "rolled-back", "failed", "rollback-failed",
+	"precheck-failed" };
+
+static void journal_begin(struct cd_run *run)
 {
-	for (size_t i = 0; i < run->n_finally; i++) {
-		struct cd_error err = CD_ERROR_INIT;
-		if (run->finally[i].fn(run, run->finally[i].data, &err) < 0)
-			cd_log_warn("%s: %s (left in place)", run->finally[i].description, err.msg);
+	const struct cd_plan *plan = run->plan;
+	struct cd_error err = CD_ERROR_INIT;
+	long last = run->opts.resume ? run->opts.resume->last_seq : 0;
+	if (cd_journal_open(run->opts.journal, last, &run->journal, &err) < 0) {
+		cd_log_warn("%s: this run has no journal", err.msg);
 		cd_error_release(&err);
+		return;
 	}
+	if (run->opts.resume) {
+		engine_journal_note(run, "resume", 1, "run_id", run->run_id, NULL, NULL);
+		return;
+	}
+	char pid[24], host[256] = "";
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	gethostname(host, sizeof(host) - 1);
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "type", CD_JR_BEGIN);
+	cJSON_AddNumberToObject(rec, "version", CD_JOURNAL_VERSION);
+	cJSON_AddStringToObject(rec, "run_id", run->run_id);
+	cJSON_AddStringToObject(rec, "plan", plan->name);
+	cJSON_AddStringToObject(rec, "plan_file", plan->path);
+	cJSON_AddStringToObject(rec, "release", plan->release);
+	cJSON_AddStringToObject(rec, "started_at", run->started_at);
+	cJSON_AddStringToObject(rec, "pid", pid);
+	cJSON_AddStringToObject(rec, "host", host);
+	cJSON_AddStringToObject(rec, "user", getenv("USER") ? getenv("USER") : "");
+	if (cd_journal_append(run->journal, rec, 1, &err) < 0) {
+		cd_log_warn("%s: this run has no journal", err.msg);
+		cd_journal_close(run->journal);
+		run->journal = NULL;
+	}
+	cJSON_Delete(rec);
+	cd_error_release(&err);
+}
+
+int cd_run_rollback(struct cd_run *run, const struct cd_journal_state *st, struct cd_error *err)
+{
+	if (engine_undo_load(run, st, err) < 0)
+		return CD_EFAIL;
+	run->t0_ms = cd_time_mono_ms();
+	if (run->opts.journal && !run->journal &&
+		cd_journal_open(run->opts.journal, st->last_seq, &run->journal, err) < 0)
+		return CD_EFAIL;
+	int r = engine_rollback(run, "rollback of an unfinished run");
+	engine_journal_note(run, CD_JR_END, 1, "outcome",
+		outcome_names[r == 0 ? CD_RUN_FAILED_ROLLED_BACK : CD_RUN_ROLLBACK_FAILED], NULL, NULL);
+	if (r < 0)
+		return cd_error_set(err, CD_EFAIL, "some changes could not be undone");
+	return 0;
 }
 
 enum cd_run_outcome cd_run_execute(struct cd_run *run)
@@ -418,6 +407,15 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run)
 	run->t0_ms = cd_time_mono_ms();
 	run->phases = cd_xcalloc(plan->phases.n + 1, sizeof(*run->phases));
 	run->n_phases = plan->phases.n;
+	if (run->opts.journal)
+		journal_begin(run);
+	if (run->opts.resume) {
+		struct cd_error err = CD_ERROR_INIT;
+		if (engine_undo_load(run, run->opts.resume, &err) < 0) {
+			set_failure(run, "%s", err.msg);
+			cd_error_release(&err);
+		}
+	}
 	engine_progress_begin(run);
 	for (size_t i = 0; i < plan->phases.n && !run->failed; i++) {
 		const struct cd_phase *p = CD_LIST_AT(&plan->phases, struct cd_phase, i);
@@ -445,14 +443,18 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run)
 
 	enum cd_run_outcome outcome = CD_RUN_OK;
 	if (!run->failed) {
-		run_finally(run);
+		run_finish(run);
 	} else if (!run->changed) {
 		outcome = CD_RUN_PRECHECK_FAILED;
 	} else if (!run->opts.rollback) {
 		outcome = CD_RUN_FAILED_NOT_ROLLED_BACK;
 	} else {
-		outcome = run_rollback(run) == 0 ? CD_RUN_FAILED_ROLLED_BACK : CD_RUN_ROLLBACK_FAILED;
+		outcome = engine_rollback(run, run->failure) == 0 ? CD_RUN_FAILED_ROLLED_BACK
+								  : CD_RUN_ROLLBACK_FAILED;
 	}
+	/* Without rollback the run stays unfinished: `rollback` or `resume` takes it on. */
+	if (outcome != CD_RUN_FAILED_NOT_ROLLED_BACK)
+		engine_journal_note(run, CD_JR_END, 1, "outcome", outcome_names[outcome], NULL, NULL);
 	engine_progress_end(run, outcome);
 	return outcome;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/http.h"
@@ -358,38 +360,31 @@ fail:
 	return CD_EFAIL;
 }
 
-/* Undo data: put back what ran before (or nothing), removing what we made. */
-struct replace_undo {
-	char *target;
-	char *name;	/* the service's container name */
-	char *new_id;	/* NULL until created */
-	char *old_id;	/* NULL on a first deploy */
-	char *old_name; /* the name the old one was parked under */
-	int old_running;
-};
-
-static void replace_undo_free(void *p)
+/*
+ * Undo of "container.replace" {target, name, old_id, old_running}: whatever
+ * holds the service's name now goes unless it is the previous container,
+ * which gets its name back and is started again if it was running. Works
+ * from any point of the replacement, and again after it worked.
+ */
+static const char *jstr(const cJSON *o, const char *k)
 {
-	struct replace_undo *u = p;
-	free(u->target);
-	free(u->name);
-	free(u->new_id);
-	free(u->old_id);
-	free(u->old_name);
-	free(u);
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static int replace_undo_fn(struct cd_run *run, void *p, struct cd_error *err)
+int cd_deploy_undo(struct cd_run *run, const char *action, const cJSON *data, struct cd_error *err)
 {
-	struct replace_undo *u = p;
+	const char *target = jstr(data, "target"), *name = jstr(data, "name");
+	const char *old_id = jstr(data, "old_id");
+	int old_running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "old_running"));
 	struct cd_docker *d;
 	struct cd_docker_container c;
-	int r = cd_run_docker(run, u->target, &d, err);
+	if (strcmp(action, "container.replace") != 0 || !target || !name)
+		return cd_error_set(err, CD_EFAIL, "cannot undo '%s' of a deploy step", action);
+	int r = cd_run_docker(run, target, &d, err);
 	if (r < 0)
 		return r;
-	/* Whatever holds the name now, unless it is the old one, goes. */
-	if (cd_docker_container_inspect(d, u->name, &c, NULL) == 0) {
-		int ours = !u->old_id || strcmp(c.id, u->old_id) != 0;
+	if ((r = cd_docker_container_inspect(d, name, &c, err)) == 0) {
+		int ours = !old_id || strcmp(c.id, old_id) != 0;
 		char *id = cd_xstrdup(c.id);
 		cd_docker_container_release(&c);
 		if (ours && (r = cd_docker_container_remove(d, id, 1, 0, err)) < 0 && r != CD_ENOTFOUND) {
@@ -397,43 +392,36 @@ static int replace_undo_fn(struct cd_run *run, void *p, struct cd_error *err)
 			return r;
 		}
 		free(id);
+	} else if (r != CD_ENOTFOUND) {
+		return r;
 	}
-	if (u->new_id)
-		cd_docker_container_remove(d, u->new_id, 1, 0, NULL);
-	if (!u->old_id)
+	cd_error_release(err);
+	if (!old_id)
 		return 0;
-	if (cd_docker_container_inspect(d, u->old_id, &c, err) < 0)
-		return cd_error_set(err, CD_EFAIL, "the previous container of '%s' (%.12s) is gone: %s",
-			u->name, u->old_id, err->msg);
-	int renamed = strcmp(c.name, u->name) == 0;
+	if (cd_docker_container_inspect(d, old_id, &c, err) < 0)
+		return cd_error_set(err, CD_EFAIL,
+			"the previous container of '%s' (%.12s) is gone: %s; redeploy the previous "
+			"release with `corpdeploy rollback --to`",
+			name, old_id, err->msg);
+	int renamed = strcmp(c.name, name) == 0;
 	int running = c.running;
 	cd_docker_container_release(&c);
-	if (!renamed && (r = cd_docker_container_rename(d, u->old_id, u->name, err)) < 0)
+	if (!renamed && (r = cd_docker_container_rename(d, old_id, name, err)) < 0)
 		return r;
-	if (u->old_running && !running)
-		return cd_docker_container_start(d, u->old_id, err);
+	if (old_running && !running)
+		return cd_docker_container_start(d, old_id, err);
 	return 0;
 }
 
-struct remove_old {
-	char *target, *id;
-};
-
-static void remove_old_free(void *p)
+int cd_deploy_finish(struct cd_run *run, const char *action, const cJSON *data, struct cd_error *err)
 {
-	struct remove_old *o = p;
-	free(o->target);
-	free(o->id);
-	free(o);
-}
-
-static int remove_old_fn(struct cd_run *run, void *p, struct cd_error *err)
-{
-	struct remove_old *o = p;
+	const char *target = jstr(data, "target"), *old_id = jstr(data, "old_id");
 	struct cd_docker *d;
-	int r = cd_run_docker(run, o->target, &d, err);
+	if (strcmp(action, "container.replace") != 0 || !old_id || !target)
+		return 0;
+	int r = cd_run_docker(run, target, &d, err);
 	if (r == 0)
-		r = cd_docker_container_remove(d, o->id, 1, 0, err);
+		r = cd_docker_container_remove(d, old_id, 1, 0, err);
 	return r == CD_ENOTFOUND ? 0 : r;
 }
 
@@ -458,6 +446,28 @@ static int ensure_networks_volumes(struct cd_step_ctx *ctx, struct cd_docker *d,
 	}
 	free(label);
 	return r;
+}
+
+/* The service's entry in the deploy step's details, for reports. */
+static cJSON *service_details(const struct cd_service *svc, const struct desired *w,
+	const struct cd_docker_container *old, const char *new_id, const char *result,
+	int64_t healthy_after_ms)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", svc->name);
+	cJSON_AddStringToObject(o, "container", w->name);
+	cJSON_AddStringToObject(o, "container_id", new_id);
+	if (old && old->image_id)
+		cJSON_AddStringToObject(o, "image_before", old->image_id);
+	else
+		cJSON_AddNullToObject(o, "image_before");
+	cJSON_AddStringToObject(o, "image_after", w->image_id);
+	cJSON_AddStringToObject(o, "image", w->image_ref);
+	cJSON_AddStringToObject(o, "result", result);
+	cJSON_AddStringToObject(o, "health", svc->health ? cd_health_kind_names[svc->health->kind] : "none");
+	if (healthy_after_ms >= 0)
+		cJSON_AddNumberToObject(o, "healthy_after_ms", (double)healthy_after_ms);
+	return o;
 }
 
 int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, struct cd_error *err)
@@ -486,6 +496,7 @@ int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, str
 			(!old.health || strcmp(old.health, "unhealthy") != 0)) {
 			/* Same image and configuration, running: nothing to do. */
 			cd_buf_addf(&ctx->message, "%s%s unchanged", ctx->message.len ? ", " : "", svc->name);
+			ctx->details = service_details(svc, &want, &old, old.id, "unchanged", -1);
 			r = 0;
 			goto done;
 		}
@@ -496,40 +507,40 @@ int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, str
 	if ((r = ensure_networks_volumes(ctx, d, svc, &want, err)) < 0)
 		goto done;
 
-	struct replace_undo *u = cd_xcalloc(1, sizeof(*u));
-	u->target = cd_xstrdup(svc->target);
-	u->name = cd_xstrdup(want.name);
+	char *old_name = have_old ? cd_xasprintf("%s-old-%s", want.name, run->run_id) : NULL;
+	cJSON *undo = cJSON_CreateObject();
+	cJSON_AddStringToObject(undo, "target", svc->target);
+	cJSON_AddStringToObject(undo, "service", svc->name);
+	cJSON_AddStringToObject(undo, "name", want.name);
 	if (have_old) {
-		u->old_id = cd_xstrdup(old.id);
-		u->old_running = old.running;
-		u->old_name = cd_xasprintf("%s-old-%s", want.name, run->run_id);
+		cJSON_AddStringToObject(undo, "old_id", old.id);
+		cJSON_AddBoolToObject(undo, "old_running", old.running);
+		cJSON_AddStringToObject(undo, "old_name", old_name);
+		cJSON_AddStringToObject(undo, "old_image", old.image_id ? old.image_id : "");
 	}
-	cd_run_push_undo(run, ctx->step->name, replace_undo_fn, replace_undo_free, u,
+	r = cd_run_push_undo(run, ctx->step, "container.replace", undo, err,
 		have_old ? "put back the previous container of '%s'" : "remove the new container of '%s'",
 		svc->name);
-	if (have_old) {
-		if (old.running &&
-			(r = cd_docker_container_stop(d, old.id, svc->stop_timeout_ms, err)) < 0)
-			goto done;
-		if ((r = cd_docker_container_rename(d, old.id, u->old_name, err)) < 0)
-			goto done;
+	if (r == 0 && have_old) {
+		if (old.running)
+			r = cd_docker_container_stop(d, old.id, svc->stop_timeout_ms, err);
+		if (r == 0)
+			r = cd_docker_container_rename(d, old.id, old_name, err);
 	}
+	free(old_name);
+	if (r < 0)
+		goto done;
 	if ((r = cd_docker_container_create(d, want.name, &want.spec, &new_id, err)) < 0)
 		goto done;
-	u->new_id = cd_xstrdup(new_id);
 	if ((r = cd_docker_container_start(d, new_id, err)) < 0)
 		goto done;
+	int64_t started = cd_time_mono_ms();
 	if ((r = wait_healthy(ctx, d, svc, new_id, err)) < 0)
 		goto done;
-	if (have_old) {
-		struct remove_old *o = cd_xcalloc(1, sizeof(*o));
-		o->target = cd_xstrdup(svc->target);
-		o->id = cd_xstrdup(old.id);
-		cd_run_push_finally(run, remove_old_fn, remove_old_free, o,
-			"remove the previous container of '%s'", svc->name);
-	}
 	cd_buf_addf(&ctx->message, "%s%s %s", ctx->message.len ? ", " : "", svc->name,
 		have_old ? "replaced" : "created");
+	ctx->details = service_details(svc, &want, have_old ? &old : NULL, new_id,
+		have_old ? "replaced" : "created", cd_time_mono_ms() - started);
 done:
 	if (have_old)
 		cd_docker_container_release(&old);

@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 
+#include <cjson/cJSON.h>
+
 #include "corpdeploy/engine.h"
 #include "corpdeploy/steps.h"
 #include "deploy-internal.h"
@@ -135,9 +137,13 @@ static void *deploy_worker(void *arg)
 		struct cd_step_ctx sub = *s->ctx;
 		struct cd_error err = CD_ERROR_INIT;
 		cd_buf_init(&sub.message, 1024);
+		sub.details = NULL;
 		int r = cd_deploy_service(&sub, s->svc[pick], &err);
 
 		pthread_mutex_lock(&s->lock);
+		if (sub.details)
+			cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(s->ctx->details, "services"),
+				sub.details);
 		s->state[pick] = r == 0 ? 2 : 3;
 		if (sub.message.len)
 			cd_buf_addf(&s->ctx->message, "%s%s", s->ctx->message.len ? ", " : "", sub.message.buf);
@@ -160,6 +166,8 @@ static int deploy_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	const struct cd_step_deploy *dep = ctx->step->args;
 	const struct cd_plan *plan = ctx->run->plan;
 	struct deploy_sched s = { .ctx = ctx, .n = dep->services.n };
+	ctx->details = cJSON_CreateObject();
+	cJSON_AddItemToObject(ctx->details, "services", cJSON_CreateArray());
 	s.svc = cd_xcalloc(s.n, sizeof(*s.svc));
 	s.state = cd_xcalloc(s.n, sizeof(int));
 	for (size_t i = 0; i < s.n; i++)
@@ -200,4 +208,6 @@ const struct cd_step_kind cd_step_kind_deploy = {
 	.describe = deploy_describe,
 	.default_name = deploy_name,
 	.apply = deploy_apply,
+	.undo = cd_deploy_undo,
+	.finish = cd_deploy_finish,
 };

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/steps.h"
@@ -219,31 +221,86 @@ static struct run_place *run_place_new(struct cd_step_ctx *ctx)
 	return p;
 }
 
-struct run_undo {
-	struct run_place *place;
-	const struct cd_cmd *undo;
-	int64_t timeout_ms;
-};
-
-static void run_undo_free(void *p)
+/*
+ * Undo of "command": the step's undo command, where the step ran, from the
+ * journal: {argv, in, image, target, one_off, env, timeout_ms}.
+ */
+static cJSON *strv_json(char *const *v)
 {
-	struct run_undo *u = p;
-	run_place_free(u->place);
-	free(u);
+	cJSON *a = cJSON_CreateArray();
+	for (; v && *v; v++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+	return a;
 }
 
-static int run_undo_fn(struct cd_run *run, void *p, struct cd_error *err)
+static char **json_strv(const cJSON *a)
 {
-	struct run_undo *u = p;
+	char **v = cd_xcalloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *));
+	size_t n = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, a)
+		if (cJSON_IsString(e))
+			v[n++] = cd_xstrdup(e->valuestring);
+	return v;
+}
+
+static void strv_free(char **v)
+{
+	for (char **e = v; e && *e; e++)
+		free(*e);
+	free(v);
+}
+
+static char *json_dup(const cJSON *o, const char *k)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+	return v ? cd_xstrdup(v) : NULL;
+}
+
+static cJSON *undo_record(const struct run_place *p, const struct cd_cmd *undo, int64_t timeout_ms)
+{
 	const char *sh[4];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "argv", strv_json((char *const *)cmd_argv(undo, sh)));
+	if (p->in)
+		cJSON_AddStringToObject(o, "in", p->in);
+	if (p->image)
+		cJSON_AddStringToObject(o, "image", p->image);
+	cJSON_AddStringToObject(o, "target", p->target);
+	if (p->one_off)
+		cJSON_AddStringToObject(o, "one_off", p->one_off);
+	cJSON_AddItemToObject(o, "env", strv_json(p->env));
+	cJSON_AddNumberToObject(o, "timeout_ms", (double)timeout_ms);
+	return o;
+}
+
+static int run_undo(struct cd_run *run, const char *action, const cJSON *data, struct cd_error *err)
+{
+	if (strcmp(action, "command") != 0)
+		return cd_error_set(err, CD_EFAIL, "cannot undo '%s' of a run step", action);
+	struct run_place *place = cd_xcalloc(1, sizeof(*place));
+	place->in = json_dup(data, "in");
+	place->image = json_dup(data, "image");
+	place->target = json_dup(data, "target");
+	place->one_off = json_dup(data, "one_off");
+	place->env = json_strv(cJSON_GetObjectItemCaseSensitive(data, "env"));
+	char **argv = json_strv(cJSON_GetObjectItemCaseSensitive(data, "argv"));
+	int64_t timeout_ms =
+		(int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(data, "timeout_ms"));
 	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
-	int status = -1;
-	int r = run_in_place(run, u->place, cmd_argv(u->undo, sh), u->timeout_ms, &status, &out, &eout, err);
+	int status = -1, r;
+	if (!argv[0] || !place->target)
+		r = cd_error_set(err, CD_EFAIL, "the undo record of a run step has no command");
+	else
+		r = run_in_place(run, place, (const char *const *)argv,
+			timeout_ms > 0 ? timeout_ms : 600000, &status, &out, &eout, err);
 	if (r == 0 && status != 0)
 		r = cd_error_set(err, CD_EFAIL, "undo command exited with %d: %.300s", status,
-			eout.len ? eout.buf : out.buf);
+			eout.len ? eout.buf : out.buf ? out.buf : "");
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
+	strv_free(argv);
+	run_place_free(place);
 	return r;
 }
 
@@ -256,14 +313,17 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	int status = -1, rc;
 
 	if (r->undo.argv.n) {
-		struct run_undo *u = cd_xcalloc(1, sizeof(*u));
-		u->place = run_place_new(ctx);
-		u->undo = &r->undo;
-		u->timeout_ms = ctx->step->timeout_ms > 0 ? ctx->step->timeout_ms : 600000;
 		struct cd_buf d = CD_BUF_INIT;
 		cd_step_describe_cmd(&r->undo, &d);
-		cd_run_push_undo(ctx->run, ctx->step->name, run_undo_fn, run_undo_free, u, "run %s", d.buf);
+		rc = cd_run_push_undo(ctx->run, ctx->step, "command",
+			undo_record(place, &r->undo,
+				ctx->step->timeout_ms > 0 ? ctx->step->timeout_ms : 600000),
+			err, "run %s", d.buf);
 		cd_buf_release(&d);
+		if (rc < 0) {
+			run_place_free(place);
+			return rc;
+		}
 	} else {
 		/* A command may change anything: without an undo, a failure later is still a change. */
 		cd_run_mark_changed(ctx->run);
@@ -303,4 +363,5 @@ const struct cd_step_kind cd_step_kind_run = {
 	.describe = run_describe,
 	.default_name = run_name,
 	.apply = run_apply,
+	.undo = run_undo,
 };
