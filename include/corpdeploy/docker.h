@@ -26,6 +26,7 @@
 
 #define CD_DOCKER_API "1.41"
 
+struct cJSON;
 struct cd_docker;
 
 /*
@@ -90,6 +91,7 @@ struct cd_docker_image {
 	size_t n_repo_tags;
 	int64_t size;
 	char *created;
+	char *context_digest; /* label corpdeploy.context of images corpdeploy built, or NULL */
 };
 
 /* CD_ENOTFOUND when the engine has no such image. */
@@ -123,6 +125,14 @@ struct cd_docker_build {
  */
 int cd_docker_image_build(struct cd_docker *d, const struct cd_docker_build *b, int64_t timeout_ms,
 	char **ret_id, struct cd_error *err);
+/*
+ * The digest of a build context as a build would see it (.dockerignore
+ * applied): paths, modes and contents, not times. Images corpdeploy builds
+ * carry it as the label corpdeploy.context, so that an unchanged context
+ * needs no build.
+ */
+int cd_docker_context_digest(const char *dir, const char *dockerfile, char hex[65],
+	struct cd_error *err);
 /* Loads images from a tar file (as docker save writes it). */
 int cd_docker_image_load(struct cd_docker *d, const char *tar_path, int64_t timeout_ms,
 	struct cd_error *err);
@@ -172,6 +182,16 @@ struct cd_docker_container_spec {
 /* Creates a container; *ret_id (malloc'd) is its id. A name in use is CD_EFAIL naming it. */
 int cd_docker_container_create(struct cd_docker *d, const char *name,
 	const struct cd_docker_container_spec *spec, char **ret_id, struct cd_error *err);
+/*
+ * A container's specification as data, to be kept (release history) and
+ * created again later with cd_docker_container_create_json(): {"create":
+ * the create body, "connect": further networks, "aliases": [...]}. NULL
+ * with err set when the spec is invalid.
+ */
+struct cJSON *cd_docker_container_spec_json(const struct cd_docker_container_spec *spec,
+	struct cd_error *err);
+int cd_docker_container_create_json(struct cd_docker *d, const char *name,
+	const struct cJSON *saved, char **ret_id, struct cd_error *err);
 int cd_docker_container_start(struct cd_docker *d, const char *id, struct cd_error *err);
 /* Stops, waiting up to timeout_ms before the engine kills it. Already stopped is success. */
 int cd_docker_container_stop(struct cd_docker *d, const char *id, int64_t timeout_ms,

@@ -49,6 +49,7 @@ struct cd_health {
 	int64_t timeout_ms;
 	int64_t retries;
 	int64_t start_period_ms;
+	int64_t steady_interval_ms; /* command checks: how often Docker runs them once deployed */
 };
 
 struct cd_build {

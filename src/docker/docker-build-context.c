@@ -468,3 +468,51 @@ void docker_context_free(struct docker_context *c)
 	free(c->dir);
 	free(c);
 }
+
+int cd_docker_context_digest(const char *dir, const char *dockerfile, char hex[65],
+	struct cd_error *err)
+{
+	struct docker_context *c;
+	int rc = docker_context_new(dir, dockerfile, &c, err);
+	if (rc < 0)
+		return rc;
+	/* What a build sees: each file's path, type, mode and bytes, in the context's order. */
+	struct cd_sha256 h;
+	cd_sha256_init(&h);
+	cd_sha256_update(&h, dockerfile ? dockerfile : "Dockerfile",
+		strlen(dockerfile ? dockerfile : "Dockerfile") + 1);
+	for (size_t i = 0; i < c->n_files && rc == 0; i++) {
+		const struct context_file *f = &c->files[i];
+		char *abs = cd_xasprintf("%s/%s", c->dir, f->path);
+		struct stat st;
+		if (lstat(abs, &st) < 0) {
+			rc = cd_error_set_errno(err, errno, "cannot read '%s'", abs);
+			free(abs);
+			break;
+		}
+		char meta[64];
+		int ml = snprintf(meta, sizeof(meta), "%o", (unsigned)st.st_mode);
+		cd_sha256_update(&h, f->path, strlen(f->path) + 1);
+		cd_sha256_update(&h, meta, (size_t)ml + 1);
+		if (S_ISREG(st.st_mode)) {
+			int fd = open(abs, O_RDONLY | O_CLOEXEC);
+			char buf[65536];
+			ssize_t n;
+			if (fd < 0)
+				rc = cd_error_set_errno(err, errno, "cannot read '%s'", abs);
+			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+				cd_sha256_update(&h, buf, (size_t)n);
+			if (fd >= 0)
+				close(fd);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlink(abs, target, sizeof(target));
+			if (n > 0)
+				cd_sha256_update(&h, target, (size_t)n);
+		}
+		free(abs);
+	}
+	cd_sha256_final_hex(&h, hex);
+	docker_context_free(c);
+	return rc;
+}

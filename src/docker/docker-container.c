@@ -176,21 +176,41 @@ static cJSON *create_body(const struct cd_docker_container_spec *spec, struct cd
 	return config;
 }
 
-int cd_docker_container_create(struct cd_docker *d, const char *name,
-        const struct cd_docker_container_spec *spec, char **ret_id, struct cd_error *err)
+cJSON *cd_docker_container_spec_json(const struct cd_docker_container_spec *spec,
+	struct cd_error *err)
+{
+	cJSON *body = create_body(spec, err);
+	if (!body)
+		return NULL;
+	cJSON *saved = new_object();
+	add_item(saved, "create", body);
+	if (spec->networks) {
+		cJSON *nets = cJSON_CreateArray();
+		for (const char *const *net = spec->networks; *net; net++)
+			if (!spec->network_mode || strcmp(*net, spec->network_mode) != 0)
+				cJSON_AddItemToArray(nets, cJSON_CreateString(*net));
+		add_item(saved, "connect", nets);
+	}
+	if (spec->aliases)
+		add_item(saved, "aliases", docker_json_strings(spec->aliases));
+	return saved;
+}
+
+int cd_docker_container_create_json(struct cd_docker *d, const char *name, const cJSON *saved,
+	char **ret_id, struct cd_error *err)
 {
 	struct cd_error inner = CD_ERROR_INIT;
 	struct docker_req r;
-	cJSON *body, *json = NULL;
+	cJSON *json = NULL;
 	char *id = NULL, *what;
 	int rc;
+	const cJSON *body = cJSON_GetObjectItemCaseSensitive(saved, "create");
+	const char *image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "Image"));
 
 	what = name ? cd_xasprintf("cannot create container '%s'", name)
-	            : cd_xasprintf("cannot create a container of image '%s'", spec->image);
-	body = create_body(spec, &inner);
-	if (!body) {
-		rc = cd_error_set(err, inner.code, "%s: %s", what, inner.msg);
-		cd_error_release(&inner);
+		    : cd_xasprintf("cannot create a container of image '%s'", image ? image : "?");
+	if (!cJSON_IsObject(body)) {
+		rc = cd_error_set(err, CD_EFAIL, "%s: no container specification", what);
 		free(what);
 		return rc;
 	}
@@ -199,7 +219,6 @@ int cd_docker_container_create(struct cd_docker *d, const char *name,
 		docker_req_query(&r, "name", name);
 	docker_req_what(&r, "%s", what);
 	docker_req_json(&r, body);
-	cJSON_Delete(body);
 	rc = docker_do(d, &r, err);
 	if (rc == 0)
 		rc = docker_json_parse(&r, &json, err);
@@ -211,15 +230,25 @@ int cd_docker_container_create(struct cd_docker *d, const char *name,
 	cJSON_Delete(json);
 	docker_req_release(&r);
 
-	for (const char *const *net = spec->networks; rc == 0 && net && *net; net++) {
-		if (spec->network_mode && strcmp(*net, spec->network_mode) == 0)
+	/* API 1.41 takes one network at create; the others are connected after. */
+	const cJSON *aliases_json = cJSON_GetObjectItemCaseSensitive(saved, "aliases");
+	size_t n_aliases = (size_t)cJSON_GetArraySize(aliases_json);
+	const char **aliases = cd_xcalloc(n_aliases + 1, sizeof(char *));
+	size_t k = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, aliases_json)
+		if (cJSON_IsString(e))
+			aliases[k++] = e->valuestring;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(saved, "connect")) {
+		if (rc < 0 || !cJSON_IsString(e))
 			continue;
-		rc = cd_docker_network_connect(d, *net, id, spec->aliases, &inner);
+		rc = cd_docker_network_connect(d, e->valuestring, id, n_aliases ? aliases : NULL, &inner);
 		if (rc < 0) {
 			rc = cd_error_set(err, inner.code, "%s: %s", what, inner.msg);
 			cd_error_release(&inner);
 		}
 	}
+	free(aliases);
 	if (rc < 0 && id) {
 		/* Half made is not made: do not leave a container that lacks its networks. */
 		cd_docker_container_remove(d, id, 1, 1, NULL);
@@ -229,6 +258,25 @@ int cd_docker_container_create(struct cd_docker *d, const char *name,
 	else
 		free(id);
 	free(what);
+	return rc;
+}
+
+int cd_docker_container_create(struct cd_docker *d, const char *name,
+	const struct cd_docker_container_spec *spec, char **ret_id, struct cd_error *err)
+{
+	struct cd_error inner = CD_ERROR_INIT;
+	cJSON *saved = cd_docker_container_spec_json(spec, &inner);
+	if (!saved) {
+		int rc = name ? cd_error_set(err, inner.code, "cannot create container '%s': %s", name,
+					inner.msg)
+			      : cd_error_set(err, inner.code,
+					"cannot create a container of image '%s': %s", spec->image,
+					inner.msg);
+		cd_error_release(&inner);
+		return rc;
+	}
+	int rc = cd_docker_container_create_json(d, name, saved, ret_id, err);
+	cJSON_Delete(saved);
 	return rc;
 }
 

@@ -31,6 +31,11 @@ int cd_docker_image_inspect(
 		ret->created = docker_json_strdup(json, "Created");
 		size = cJSON_GetObjectItemCaseSensitive(json, "Size");
 		ret->size = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : 0;
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(json, "Config"), "Labels");
+		const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(labels, "corpdeploy.context");
+		if (cJSON_IsString(ctx))
+			ret->context_digest = cd_xstrdup(ctx->valuestring);
 		tags = cJSON_GetObjectItemCaseSensitive(json, "RepoTags");
 		if (cJSON_IsArray(tags)) {
 			const cJSON *t;
@@ -53,6 +58,7 @@ void cd_docker_image_release(struct cd_docker_image *img)
 {
 	free(img->id);
 	free(img->created);
+	free(img->context_digest);
 	for (size_t i = 0; i < img->n_repo_tags; i++)
 		free(img->repo_tags[i]);
 	free(img->repo_tags);

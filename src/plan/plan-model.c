@@ -177,6 +177,9 @@ static const struct cd_field health_fields[] = {
 		.def = "3", .min = 0, .max = 1000 },
 	{ .key = "start_period", .type = CD_T_DURATION,
 		.offset = offsetof(struct cd_health, start_period_ms), .def = "0" },
+	{ .key = "steady_interval", .type = CD_T_DURATION,
+		.offset = offsetof(struct cd_health, steady_interval_ms), .def = "30s", .min = 1000,
+		.max = 86400000 },
 	{ 0 },
 };
 

@@ -121,8 +121,33 @@ static int get_image(struct cd_step_ctx *ctx, struct cd_docker *d, const struct 
 		for (size_t i = 0; i < svc->build->args.n; i++)
 			strlist_add(&args, cd_xasprintf("%s=%s", svc->build->args.items[i].key,
 						   svc->build->args.items[i].value));
+		/* Build args count as context: the same files with other args are another image. */
+		char digest[65], full[65];
+		if ((r = cd_docker_context_digest(context, svc->build->dockerfile, digest, err)) < 0) {
+			strlist_free(&args);
+			free(context);
+			return r;
+		}
+		struct cd_sha256 h;
+		cd_sha256_init(&h);
+		cd_sha256_update(&h, digest, sizeof(digest));
+		for (size_t i = 0; i < args.n; i++)
+			cd_sha256_update(&h, args.v[i], strlen(args.v[i]) + 1);
+		cd_sha256_final_hex(&h, full);
+		if (cd_docker_image_inspect(d, want->image_ref, &img, NULL) == 0) {
+			int same = img.context_digest && strcmp(img.context_digest, full) == 0;
+			if (same)
+				want->image_id = cd_xstrdup(img.id);
+			cd_docker_image_release(&img);
+			if (same) {
+				strlist_free(&args);
+				free(context);
+				return 0;
+			}
+		}
 		strlist_add(&labels, cd_xasprintf("corpdeploy.plan=%s", plan->name));
 		strlist_add(&labels, cd_xasprintf("corpdeploy.release=%s", plan->release));
+		strlist_add(&labels, cd_xasprintf("corpdeploy.context=%s", full));
 		struct cd_docker_build b = { .context_dir = context, .dockerfile = svc->build->dockerfile,
 			.tag = want->image_ref, .buildargs = strlist_get(&args),
 			.labels = strlist_get(&labels) };
@@ -242,7 +267,8 @@ static void build_spec(struct cd_step_ctx *ctx, const struct cd_service *svc, st
 		for (size_t i = 0; i < c->argv.n; i++)
 			strlist_add(&w->health_test, cd_xstrdup(c->argv.v[i]));
 		w->health.test = strlist_get(&w->health_test);
-		w->health.interval_ms = svc->health->interval_ms;
+		/* corpdeploy probes while it deploys; Docker takes over at the steady pace. */
+		w->health.interval_ms = svc->health->steady_interval_ms;
 		/* Each probe may take a while on a busy host; only the overall timeout is ours. */
 		w->health.timeout_ms = svc->health->timeout_ms < 10000 ? svc->health->timeout_ms : 10000;
 		w->health.start_period_ms = svc->health->start_period_ms;
@@ -284,6 +310,28 @@ static void build_spec(struct cd_step_ctx *ctx, const struct cd_service *svc, st
 	s->labels = strlist_get(&w->labels);
 }
 
+/* Runs a command health check in the container once: 0 when it exits 0. */
+static int probe_command(struct cd_docker *d, const struct cd_service *svc, const char *id,
+	int64_t interval, struct cd_error *err)
+{
+	const struct cd_cmd *c = &svc->health->command;
+	const char *sh[4] = { "/bin/sh", "-c", c->shell ? c->argv.v[0] : NULL, NULL };
+	const char *const *argv = c->shell ? sh : c->argv.v;
+	struct cd_docker_exec_result res;
+	/* A probe may take its interval, and at least a second, never the whole timeout. */
+	int64_t t = interval < 1000 ? 1000 : interval > 10000 ? 10000 : interval;
+	int r = cd_docker_exec(d, id, argv, NULL, t, 4096, &res, err);
+	if (r < 0)
+		return r;
+	if (res.exit_code != 0) {
+		const char *tail = res.err.len ? res.err.buf : res.out.buf ? res.out.buf : "";
+		r = cd_error_set(err, CD_EFAIL, "the health command exited with %d%s%.200s",
+			res.exit_code, *tail ? ": " : "", tail);
+	}
+	cd_docker_exec_result_release(&res);
+	return r;
+}
+
 /* Waits until the new container is healthy as the plan defines it, or says why not. */
 static int wait_healthy(struct cd_step_ctx *ctx, struct cd_docker *d, const struct cd_service *svc,
 	const char *id, struct cd_error *err)
@@ -318,6 +366,8 @@ static int wait_healthy(struct cd_step_ctx *ctx, struct cd_docker *d, const stru
 		if (!h) {
 			/* No check: running without a restart for a moment is the best we know. */
 			ok = c.running && running_since_ok++ >= 2;
+		} else if (c.running && h->kind == CD_HEALTH_COMMAND) {
+			ok = probe_command(d, svc, id, interval, &last) == 0;
 		} else if (h->kind == CD_HEALTH_DOCKER || h->kind == CD_HEALTH_COMMAND) {
 			ok = c.health && strcmp(c.health, "healthy") == 0;
 			if (!c.health)
@@ -449,7 +499,7 @@ static int ensure_networks_volumes(struct cd_step_ctx *ctx, struct cd_docker *d,
 }
 
 /* The service's entry in the deploy step's details, for reports. */
-static cJSON *service_details(const struct cd_service *svc, const struct desired *w,
+static cJSON *service_details(const struct cd_service *svc, const struct cd_deploy_want *w,
 	const struct cd_docker_container *old, const char *new_id, const char *result,
 	int64_t healthy_after_ms)
 {
@@ -463,6 +513,8 @@ static cJSON *service_details(const struct cd_service *svc, const struct desired
 		cJSON_AddNullToObject(o, "image_before");
 	cJSON_AddStringToObject(o, "image_after", w->image_id);
 	cJSON_AddStringToObject(o, "image", w->image_ref);
+	if (w->release)
+		cJSON_AddStringToObject(o, "release", w->release);
 	cJSON_AddStringToObject(o, "result", result);
 	cJSON_AddStringToObject(o, "health", svc->health ? cd_health_kind_names[svc->health->kind] : "none");
 	if (healthy_after_ms >= 0)
@@ -470,33 +522,23 @@ static cJSON *service_details(const struct cd_service *svc, const struct desired
 	return o;
 }
 
-int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, struct cd_error *err)
+int cd_deploy_replace(struct cd_step_ctx *ctx, struct cd_docker *d, const struct cd_service *svc,
+	const struct cd_deploy_want *want, struct cd_error *err)
 {
 	struct cd_run *run = ctx->run;
-	const struct cd_plan *plan = run->plan;
-	struct cd_docker *d;
-	struct desired want = { 0 };
 	struct cd_docker_container old;
 	int have_old = 0, r;
 	char *new_id = NULL;
 
-	if ((r = cd_run_docker(run, svc->target, &d, err)) < 0)
-		return r;
-	want.name = cd_engine_container_name(plan, svc->name);
-	want.image_ref = cd_deploy_image_ref(plan, svc);
-	if ((r = get_image(ctx, d, svc, &want, err)) < 0)
-		goto done;
-	build_spec(ctx, svc, &want);
-
-	r = cd_docker_container_inspect(d, want.name, &old, err);
+	r = cd_docker_container_inspect(d, want->name, &old, err);
 	if (r == 0) {
 		have_old = 1;
 		const char *fp = cd_docker_container_label(&old, "corpdeploy.config");
-		if (old.running && fp && strcmp(fp, want.fingerprint) == 0 &&
+		if (old.running && fp && strcmp(fp, want->fingerprint) == 0 &&
 			(!old.health || strcmp(old.health, "unhealthy") != 0)) {
 			/* Same image and configuration, running: nothing to do. */
 			cd_buf_addf(&ctx->message, "%s%s unchanged", ctx->message.len ? ", " : "", svc->name);
-			ctx->details = service_details(svc, &want, &old, old.id, "unchanged", -1);
+			ctx->details = service_details(svc, want, &old, old.id, "unchanged", -1);
 			r = 0;
 			goto done;
 		}
@@ -504,20 +546,25 @@ int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, str
 		goto done;
 	}
 	cd_error_release(err);
-	if ((r = ensure_networks_volumes(ctx, d, svc, &want, err)) < 0)
+	if (want->prepare && (r = want->prepare(ctx, d, want, err)) < 0)
 		goto done;
 
-	char *old_name = have_old ? cd_xasprintf("%s-old-%s", want.name, run->run_id) : NULL;
+	char *old_name = have_old ? cd_xasprintf("%s-old-%s", want->name, run->run_id) : NULL;
 	cJSON *undo = cJSON_CreateObject();
 	cJSON_AddStringToObject(undo, "target", svc->target);
 	cJSON_AddStringToObject(undo, "service", svc->name);
-	cJSON_AddStringToObject(undo, "name", want.name);
+	cJSON_AddStringToObject(undo, "name", want->name);
 	if (have_old) {
 		cJSON_AddStringToObject(undo, "old_id", old.id);
 		cJSON_AddBoolToObject(undo, "old_running", old.running);
 		cJSON_AddStringToObject(undo, "old_name", old_name);
 		cJSON_AddStringToObject(undo, "old_image", old.image_id ? old.image_id : "");
 	}
+	/* What the release history keeps of the new container, to create it again one day. */
+	cJSON_AddStringToObject(undo, "image_id", want->image_id);
+	cJSON_AddStringToObject(undo, "image_ref", want->image_ref);
+	cJSON_AddStringToObject(undo, "fingerprint", want->fingerprint);
+	cJSON_AddItemToObject(undo, "spec", cJSON_Duplicate(want->spec, 1));
 	r = cd_run_push_undo(run, ctx->step, "container.replace", undo, err,
 		have_old ? "put back the previous container of '%s'" : "remove the new container of '%s'",
 		svc->name);
@@ -530,7 +577,7 @@ int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, str
 	free(old_name);
 	if (r < 0)
 		goto done;
-	if ((r = cd_docker_container_create(d, want.name, &want.spec, &new_id, err)) < 0)
+	if ((r = cd_docker_container_create_json(d, want->name, want->spec, &new_id, err)) < 0)
 		goto done;
 	if ((r = cd_docker_container_start(d, new_id, err)) < 0)
 		goto done;
@@ -539,12 +586,47 @@ int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, str
 		goto done;
 	cd_buf_addf(&ctx->message, "%s%s %s", ctx->message.len ? ", " : "", svc->name,
 		have_old ? "replaced" : "created");
-	ctx->details = service_details(svc, &want, have_old ? &old : NULL, new_id,
+	ctx->details = service_details(svc, want, have_old ? &old : NULL, new_id,
 		have_old ? "replaced" : "created", cd_time_mono_ms() - started);
 done:
 	if (have_old)
 		cd_docker_container_release(&old);
 	free(new_id);
+	return r;
+}
+
+static int prepare_service(struct cd_step_ctx *ctx, struct cd_docker *d,
+	const struct cd_deploy_want *want, struct cd_error *err)
+{
+	return ensure_networks_volumes(ctx, d, want->svc, want->arg, err);
+}
+
+int cd_deploy_service(struct cd_step_ctx *ctx, const struct cd_service *svc, struct cd_error *err)
+{
+	struct cd_run *run = ctx->run;
+	const struct cd_plan *plan = run->plan;
+	struct cd_docker *d;
+	struct desired want = { 0 };
+	int r;
+
+	if ((r = cd_run_docker(run, svc->target, &d, err)) < 0)
+		return r;
+	want.name = cd_engine_container_name(plan, svc->name);
+	want.image_ref = cd_deploy_image_ref(plan, svc);
+	if ((r = get_image(ctx, d, svc, &want, err)) < 0)
+		goto done;
+	build_spec(ctx, svc, &want);
+	cJSON *spec = cd_docker_container_spec_json(&want.spec, err);
+	if (!spec) {
+		r = CD_EFAIL;
+		goto done;
+	}
+	struct cd_deploy_want w = { .svc = svc, .name = want.name, .spec = spec,
+		.fingerprint = want.fingerprint, .image_id = want.image_id, .image_ref = want.image_ref,
+		.release = plan->release, .prepare = prepare_service, .arg = &want };
+	r = cd_deploy_replace(ctx, d, svc, &w, err);
+	cJSON_Delete(spec);
+done:
 	desired_free(&want);
 	return r;
 }
