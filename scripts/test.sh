@@ -6,6 +6,11 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 scripts/install-deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
+# A test build: the crash tests need the fault-injection hook (CORPDEPLOY_FAULT).
+if [ -f build/build.ninja ]; then
+	meson configure build -Dfault_injection=true >/dev/null
+else
+	meson setup build -Dfault_injection=true >/dev/null
+fi
 meson compile -C build >/dev/null
 meson test -C build --print-errorlogs "$@"

@@ -117,6 +117,16 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run);
  */
 int cd_run_rollback(struct cd_run *run, const struct cd_journal_state *st, struct cd_error *err);
 
+/*
+ * The parts of cd_run_execute() for commands that drive changes themselves
+ * (rollback --to): begin (clock, journal), then steps' code making changes,
+ * then either commit (the changes stay) or undo_all, then end.
+ */
+void cd_run_begin(struct cd_run *run);
+void cd_run_commit(struct cd_run *run);
+int cd_run_undo_all(struct cd_run *run, const char *why);
+void cd_run_end(struct cd_run *run, enum cd_run_outcome outcome);
+
 /* For step kinds. */
 
 /* The Docker client of a target; opened (and pinged) on first use. */

@@ -18,13 +18,6 @@
 #include "corpdeploy/plan.h"
 #include "corpdeploy/steps.h"
 
-static void on_signal(int signo)
-{
-	if (cd_run_interrupted())
-		_exit(128 + signo); /* the second signal: stop at once */
-	cd_run_interrupt(signo);
-}
-
 /* What `up` cannot run yet is refused before anything starts. */
 static int preflight_steps(const struct cd_plan *plan, const struct cd_list *steps)
 {
@@ -78,15 +71,18 @@ static int cmd_up_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "no-rollback", no_argument, NULL, 'n' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int rollback = 1, c;
+	const char *state_dir = NULL;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': rollback = 0; break;
+		case 's': state_dir = optarg; break;
 		case 'h': cd_cmd_print_help(&cd_cmd_up_entry); return CD_EXIT_OK;
 		default: return cd_cmd_usage_error(&cd_cmd_up_entry, "unknown option");
 		}
@@ -94,75 +90,30 @@ static int cmd_up_exec(int argc, char **argv)
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_up_entry, "expected one plan");
 
-	struct cd_diags diags = CD_DIAGS_INIT;
-	struct cd_plan *plan = NULL;
-	int r = cd_plan_load(argv[optind], NULL, &diags, &plan);
-	cd_log_diags(&diags);
-	cd_diags_release(&diags);
-	if (r < 0)
-		return CD_EXIT_USAGE;
-	if (preflight(plan)) {
-		cd_plan_free(plan);
-		return CD_EXIT_USAGE;
-	}
-
-	struct cd_run_opts opts = { .rollback = rollback, .progress = stderr,
-		.tty = isatty(STDERR_FILENO) && cd_log_color() };
-	struct cd_run *run = cd_run_new(plan, &opts);
-	struct cd_error err = CD_ERROR_INIT;
-	struct cd_lock *lock = NULL;
-	/* One run of a plan at a time; a second one is refused at once. */
-	if (cd_lock_acquire(plan, run->run_id, &lock, &err) < 0) {
-		cd_log_cd_error(&err);
-		int code = err.code == CD_ELOCKED ? CD_EXIT_LOCKED : CD_EXIT_PRECHECK;
-		cd_error_release(&err);
-		cd_run_free(run);
-		cd_plan_free(plan);
+	char run_id[64];
+	struct cd_cmd_session s;
+	cd_cmd_new_run_id(run_id);
+	int code = cd_cmd_open_plan(argv[optind], state_dir, run_id, &s);
+	if (code != CD_EXIT_OK)
 		return code;
-	}
-	char *base = cd_engine_state_dir(plan);
-	char *state = cd_xasprintf("%s/runs/%s", base, run->run_id);
-	char *timing = cd_xasprintf("%s/timing.log", state);
-	free(base);
-	if (cd_engine_mkdirs(state, 0700, &err) == 0)
-		run->opts.timing_log = timing;
-	else
-		cd_log_warn("%s: no timing log for this run", err.msg);
-	cd_error_release(&err);
-
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	enum cd_run_outcome outcome = cd_run_execute(run);
-	int code;
-	switch (outcome) {
-	case CD_RUN_OK: code = CD_EXIT_OK; break;
-	case CD_RUN_PRECHECK_FAILED: code = CD_EXIT_PRECHECK; break;
-	case CD_RUN_ROLLBACK_FAILED: code = CD_EXIT_ROLLBACK_FAILED; break;
-	default: code = CD_EXIT_ROLLED_BACK; break;
-	}
-	if (cd_run_interrupted() && code != CD_EXIT_ROLLBACK_FAILED)
-		code = cd_run_interrupted() == SIGTERM ? CD_EXIT_SIGTERM : CD_EXIT_SIGINT;
-	if (run->opts.timing_log)
-		cd_log_info("timing log: %s", run->opts.timing_log);
-	cd_run_free(run);
-	cd_lock_release(lock);
-	free(timing);
-	free(state);
-	cd_plan_free(plan);
+	if (preflight(s.plan))
+		code = CD_EXIT_USAGE;
+	else if ((code = cd_cmd_refuse_unfinished(&s)) == CD_EXIT_OK)
+		code = cd_cmd_execute(&s, run_id, rollback, NULL);
+	cd_cmd_close_plan(&s);
 	return code;
 }
 
 const struct cd_cmd_entry cd_cmd_up_entry = {
 	.name = "up",
-	.usage = "[--no-rollback] PLAN",
+	.usage = "[--no-rollback] [--state-dir DIR] PLAN",
 	.summary = "Deploy the plan, phase by phase, rolling back on failure.",
 	.help = "options:\n"
-		"  --no-rollback   leave things as they are when a step fails\n"
-		"\nexit status: 0 deployed; 1 failed and rolled back; 2 invalid plan; 4 failed\n"
-		"before changing anything; 5 rollback failed (manual steps printed); 130/143\n"
-		"interrupted and rolled back\n",
+		"  --no-rollback   leave things as they are when a step fails (the run stays\n"
+		"                  unfinished: `rollback` or `resume` takes it on)\n"
+		CD_CMD_STATE_DIR_HELP
+		"\nexit status: 0 deployed; 1 failed and rolled back; 2 invalid plan; 3 locked by\n"
+		"another run, or a run is unfinished; 4 failed before changing anything;\n"
+		"5 rollback failed (manual steps printed); 130/143 interrupted and rolled back\n",
 	.exec = cmd_up_exec,
 };

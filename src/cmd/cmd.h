@@ -23,9 +23,12 @@ struct cd_cmd_entry {
 
 /* The entries, one per cmd-<name>.c. */
 extern const struct cd_cmd_entry cd_cmd_help_entry;
+extern const struct cd_cmd_entry cd_cmd_history_entry;
 extern const struct cd_cmd_entry cd_cmd_lint_entry;
 extern const struct cd_cmd_entry cd_cmd_lock_entry;
 extern const struct cd_cmd_entry cd_cmd_plan_entry;
+extern const struct cd_cmd_entry cd_cmd_resume_entry;
+extern const struct cd_cmd_entry cd_cmd_rollback_entry;
 extern const struct cd_cmd_entry cd_cmd_status_entry;
 extern const struct cd_cmd_entry cd_cmd_up_entry;
 extern const struct cd_cmd_entry cd_cmd_version_entry;
@@ -40,5 +43,44 @@ void cd_cmd_print_help(const struct cd_cmd_entry *e);
 void cd_cmd_print_overview(void);
 /* Reports a usage error for e on stderr; returns CD_EXIT_USAGE. */
 int cd_cmd_usage_error(const struct cd_cmd_entry *e, const char *fmt, ...) CD_PRINTF(2, 3);
+
+/* cmd-run.c: what up, resume and rollback share. */
+struct cd_plan;
+struct cd_lock;
+struct cd_journal_state;
+
+/* A plan opened for a run: loaded, its state directory made, its lock held. */
+struct cd_cmd_session {
+	struct cd_plan *plan;
+	char *state; /* the plan's state directory */
+	struct cd_lock *lock;
+};
+
+/* The long option every command that runs a plan takes. */
+#define CD_CMD_STATE_DIR_HELP "  --state-dir DIR where the plan's journal, history and lock live\n"
+
+void cd_cmd_new_run_id(char id[64]);
+/* Returns an exit code: 0, or 2 (plan invalid), 3 (locked), 4. */
+int cd_cmd_open_plan(const char *path, const char *state_dir, const char *run_id,
+	struct cd_cmd_session *s);
+void cd_cmd_close_plan(struct cd_cmd_session *s);
+/* <state>/runs/<run_id>, malloc'd. */
+char *cd_cmd_run_dir(const struct cd_cmd_session *s, const char *run_id);
+/* Exit 3 with what to do when a run of the plan is unfinished; else 0. */
+int cd_cmd_refuse_unfinished(const struct cd_cmd_session *s);
+/* Carries out a journaled run (or resumes one); returns its exit code. */
+int cd_cmd_execute(struct cd_cmd_session *s, const char *run_id, int rollback,
+	const struct cd_journal_state *resume);
+void cd_cmd_catch_signals(void);
+struct cd_run;
+/* Prints what a failed rollback left for people to do and keeps it in run_dir. */
+void cd_cmd_report_manual_steps(const struct cd_run *run, const char *run_dir);
+/*
+ * Whether the last thing done to the plan was a rollback (then a plain
+ * `rollback` has nothing left to undo): marked with the run that rolled
+ * back (run_id), cleared by a successful deploy (NULL).
+ */
+void cd_cmd_mark_rolled_back(const struct cd_cmd_session *s, const char *run_id);
+char *cd_cmd_rolled_back(const struct cd_cmd_session *s); /* malloc'd run id or NULL */
 
 #endif

@@ -3,7 +3,7 @@
  * -Dfault_injection=true: CORPDEPLOY_FAULT=<phase>:<step>:<action>[:<when>]
  * stops the run at that step, before it starts or after it ends (the
  * default), the way a crash or a hang would: action kill9 (SIGKILL to
- * itself), exit (exit 99 without cleaning up) or hang (sleep until killed).
+ * itself), exit (exit 99 without cleaning up) or hang (wait for a signal).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "corpdeploy/engine.h"
 #include "engine-internal.h"
 
 void engine_fault_point(const char *phase, const char *step, const char *when)
@@ -38,7 +39,8 @@ void engine_fault_point(const char *phase, const char *step, const char *when)
 	else if (strcmp(f_action, "exit") == 0)
 		_exit(99);
 	else if (strcmp(f_action, "hang") == 0)
-		for (;;)
+		/* Until a signal: the run then goes on to stop at the next step boundary. */
+		while (!cd_run_interrupted())
 			pause();
 #else
 	(void)phase, (void)step, (void)when;

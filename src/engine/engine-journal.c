@@ -207,9 +207,10 @@ int cd_journal_parse(const char *buf, size_t len, struct cd_journal_state *st, s
 				st->torn_bytes = len - off;
 				break;
 			}
+			long last = st->last_seq;
 			cd_journal_state_release(st);
 			return cd_error_set(err, CD_EFAIL, "damaged record after record %ld (byte %zu)",
-				st->last_seq, off);
+				last, off);
 		}
 		long seq = seq_of(rec);
 		if (seq != st->last_seq + 1) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corpdeploy/docker.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
 #include "engine-internal.h"
@@ -58,18 +59,21 @@ static void vline(struct cd_run *run, int terminal, const char *fmt, va_list ap)
 {
 	struct cd_buf b = CD_BUF_INIT;
 	char stamp[32];
-	time_t now = time(NULL);
+	struct timespec ts;
 	struct tm tm;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	time_t now = ts.tv_sec;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
 	cd_buf_vaddf(&b, fmt, ap);
 	pthread_mutex_lock(&progress_lock);
 	if (run->timing) {
 		char full[40];
-		strftime(full, sizeof(full), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		strftime(full, sizeof(full), "%Y-%m-%dT%H:%M:%S", &tm);
 		struct cd_buf t = CD_BUF_INIT;
-		cd_buf_addf(&t, "%s %s\n", full, b.buf);
+		/* Milliseconds: the log is what recovery times are measured from. */
+		cd_buf_addf(&t, "%s.%03ldZ %s\n", full, ts.tv_nsec / 1000000, b.buf);
 		emit(run->timing, t.buf);
 		cd_buf_release(&t);
 	}
@@ -258,6 +262,18 @@ void engine_progress_end(struct cd_run *run, enum cd_run_outcome outcome)
 	cd_duration_format(total, d, sizeof(d));
 	cd_duration_format(run->rollback_ms, rb, sizeof(rb));
 	const struct cd_plan *plan = run->plan;
+	/* How much the run asked of the engines: an unchanged release asks nothing that changes. */
+	struct cd_docker_stats sum = { 0 };
+	for (size_t i = 0; i < plan->targets.n; i++) {
+		struct cd_docker_stats st;
+		if (!run->docker[i])
+			continue;
+		cd_docker_get_stats(run->docker[i], &st);
+		sum.calls += st.calls;
+		sum.mutating += st.mutating;
+	}
+	if (sum.calls)
+		line(run, "engine calls: %lu, of which %lu changing", sum.calls, sum.mutating);
 	switch (outcome) {
 	case CD_RUN_OK:
 		line(run, "deployed %s release %s in %s", plan->name, plan->release, d);

@@ -332,8 +332,7 @@ static int run_step(struct cd_run *run, const struct cd_step *step, const char *
 	return r;
 }
 
-/* The run succeeded: each change stays, and what undo would have needed goes. */
-static void run_finish(struct cd_run *run)
+void cd_run_commit(struct cd_run *run)
 {
 	for (size_t i = 0; i < run->n_undo; i++) {
 		struct cd_undo *u = &run->undo[i];
@@ -347,8 +346,11 @@ static void run_finish(struct cd_run *run)
 static const char *const outcome_names[] = { "ok", "rolled-back", "failed", "rollback-failed",
 	"precheck-failed" };
 
-static void journal_begin(struct cd_run *run)
+void cd_run_begin(struct cd_run *run)
 {
+	run->t0_ms = cd_time_mono_ms();
+	if (!run->opts.journal || run->journal)
+		return;
 	const struct cd_plan *plan = run->plan;
 	struct cd_error err = CD_ERROR_INIT;
 	long last = run->opts.resume ? run->opts.resume->last_seq : 0;
@@ -384,6 +386,23 @@ static void journal_begin(struct cd_run *run)
 	cd_error_release(&err);
 }
 
+void cd_run_end(struct cd_run *run, enum cd_run_outcome outcome)
+{
+	/* Without rollback the run stays unfinished: `rollback` or `resume` takes it on. */
+	if (outcome != CD_RUN_FAILED_NOT_ROLLED_BACK) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%lld", (long long)(cd_time_mono_ms() - run->t0_ms));
+		engine_journal_note(run, CD_JR_END, 1, "outcome", outcome_names[outcome], "duration_ms",
+			ms);
+	}
+	engine_progress_end(run, outcome);
+}
+
+int cd_run_undo_all(struct cd_run *run, const char *why)
+{
+	return engine_rollback(run, why);
+}
+
 int cd_run_rollback(struct cd_run *run, const struct cd_journal_state *st, struct cd_error *err)
 {
 	if (engine_undo_load(run, st, err) < 0)
@@ -393,8 +412,11 @@ int cd_run_rollback(struct cd_run *run, const struct cd_journal_state *st, struc
 		cd_journal_open(run->opts.journal, st->last_seq, &run->journal, err) < 0)
 		return CD_EFAIL;
 	int r = engine_rollback(run, "rollback of an unfinished run");
+	char ms[32];
+	snprintf(ms, sizeof(ms), "%lld", (long long)run->rollback_ms);
 	engine_journal_note(run, CD_JR_END, 1, "outcome",
-		outcome_names[r == 0 ? CD_RUN_FAILED_ROLLED_BACK : CD_RUN_ROLLBACK_FAILED], NULL, NULL);
+		outcome_names[r == 0 ? CD_RUN_FAILED_ROLLED_BACK : CD_RUN_ROLLBACK_FAILED], "duration_ms",
+		ms);
 	if (r < 0)
 		return cd_error_set(err, CD_EFAIL, "some changes could not be undone");
 	return 0;
@@ -404,11 +426,9 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run)
 {
 	const struct cd_plan *plan = run->plan;
 
-	run->t0_ms = cd_time_mono_ms();
+	cd_run_begin(run);
 	run->phases = cd_xcalloc(plan->phases.n + 1, sizeof(*run->phases));
 	run->n_phases = plan->phases.n;
-	if (run->opts.journal)
-		journal_begin(run);
 	if (run->opts.resume) {
 		struct cd_error err = CD_ERROR_INIT;
 		if (engine_undo_load(run, run->opts.resume, &err) < 0) {
@@ -443,7 +463,7 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run)
 
 	enum cd_run_outcome outcome = CD_RUN_OK;
 	if (!run->failed) {
-		run_finish(run);
+		cd_run_commit(run);
 	} else if (!run->changed) {
 		outcome = CD_RUN_PRECHECK_FAILED;
 	} else if (!run->opts.rollback) {
@@ -452,9 +472,6 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run)
 		outcome = engine_rollback(run, run->failure) == 0 ? CD_RUN_FAILED_ROLLED_BACK
 								  : CD_RUN_ROLLBACK_FAILED;
 	}
-	/* Without rollback the run stays unfinished: `rollback` or `resume` takes it on. */
-	if (outcome != CD_RUN_FAILED_NOT_ROLLED_BACK)
-		engine_journal_note(run, CD_JR_END, 1, "outcome", outcome_names[outcome], NULL, NULL);
-	engine_progress_end(run, outcome);
+	cd_run_end(run, outcome);
 	return outcome;
 }
