@@ -3,6 +3,7 @@
  * directory and lock, and carrying out a journaled run of it, from the
  * unfinished-run marker to the release history and the exit code.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,12 +93,17 @@ void cd_cmd_report_manual_steps(const struct cd_run *run, const char *run_dir)
 		p += n + (p[n] == '\n');
 	}
 	char *path = cd_xasprintf("%s/manual-steps.txt", run_dir);
-	FILE *f = fopen(path, "w");
+	char *text = cd_redact_dup(run->manual_steps);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (f) {
-		fputs(run->manual_steps, f);
+		fputs(text, f);
 		fclose(f);
 		cd_log_error("(kept in %s)", path);
+	} else if (fd >= 0) {
+		close(fd);
 	}
+	free(text);
 	free(path);
 }
 

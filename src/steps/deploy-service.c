@@ -458,9 +458,20 @@ int cd_deploy_undo(struct cd_run *run, const char *action, const cJSON *data, st
 	cd_docker_container_release(&c);
 	if (!renamed && (r = cd_docker_container_rename(d, old_id, name, err)) < 0)
 		return r;
-	if (old_running && !running)
-		return cd_docker_container_start(d, old_id, err);
-	return 0;
+	if (!old_running)
+		return 0;
+	if (!running && (r = cd_docker_container_start(d, old_id, err)) < 0)
+		return r;
+	/* Put back is not done until it serves again: checked as the plan checks it. */
+	const struct cd_service *svc = cd_plan_service(run->plan,
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "service")));
+	if (!svc)
+		return 0;
+	struct cd_step_ctx ctx = { .run = run, .deadline_ms = cd_time_mono_ms() + 120000 };
+	cd_buf_init(&ctx.message, 256);
+	r = wait_healthy(&ctx, d, svc, old_id, err);
+	cd_buf_release(&ctx.message);
+	return r;
 }
 
 int cd_deploy_finish(struct cd_run *run, const char *action, const cJSON *data, struct cd_error *err)
