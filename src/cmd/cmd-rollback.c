@@ -152,6 +152,7 @@ static int to_release(struct cd_cmd_session *s, cJSON *releases, const cJSON *en
 			cd_log_warn("the release history was not updated: %s", err.msg);
 			cd_error_release(&err);
 		}
+		cd_run_end(run, CD_RUN_OK);
 		cd_history_clear_unfinished(s->state);
 		cd_cmd_mark_rolled_back(s, run_id);
 		cd_log_info("release %s runs again (in %lld ms)", release,
@@ -160,7 +161,9 @@ static int to_release(struct cd_cmd_session *s, cJSON *releases, const cJSON *en
 	} else {
 		cd_log_error("cannot return to release %s: %s", release, err.msg);
 		cd_error_release(&err);
-		if (cd_run_undo_all(run, "the rollback to an earlier release failed") == 0) {
+		int undone = cd_run_undo_all(run, "the rollback to an earlier release failed") == 0;
+		cd_run_end(run, undone ? CD_RUN_FAILED_ROLLED_BACK : CD_RUN_ROLLBACK_FAILED);
+		if (undone) {
 			cd_history_clear_unfinished(s->state);
 			cd_log_error("the release that ran before the rollback was put back");
 			cd_log_error("by hand: make the images of release %s available again (rebuild "

@@ -395,7 +395,9 @@ void cd_run_end(struct cd_run *run, enum cd_run_outcome outcome)
 		engine_journal_note(run, CD_JR_END, 1, "outcome", outcome_names[outcome], "duration_ms",
 			ms);
 	}
-	engine_progress_end(run, outcome);
+	/* Runs of the plan's phases end with their summary line; others say their own. */
+	if (run->phases)
+		engine_progress_end(run, outcome);
 }
 
 int cd_run_undo_all(struct cd_run *run, const char *why)

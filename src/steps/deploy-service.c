@@ -474,16 +474,41 @@ int cd_deploy_undo(struct cd_run *run, const char *action, const cJSON *data, st
 	return r;
 }
 
+/*
+ * The replacement stays: the parked previous container goes, and so do
+ * containers parked by runs whose journal is lost (a deleted state
+ * directory), found by their labels and their "<name>-old-" names.
+ */
 int cd_deploy_finish(struct cd_run *run, const char *action, const cJSON *data, struct cd_error *err)
 {
 	const char *target = jstr(data, "target"), *old_id = jstr(data, "old_id");
+	const char *name = jstr(data, "name"), *service = jstr(data, "service");
 	struct cd_docker *d;
-	if (strcmp(action, "container.replace") != 0 || !old_id || !target)
+	if (strcmp(action, "container.replace") != 0 || !target || !name || !service)
 		return 0;
 	int r = cd_run_docker(run, target, &d, err);
-	if (r == 0)
-		r = cd_docker_container_remove(d, old_id, 1, 0, err);
-	return r == CD_ENOTFOUND ? 0 : r;
+	if (r == 0 && old_id && (r = cd_docker_container_remove(d, old_id, 1, 0, err)) == CD_ENOTFOUND)
+		r = 0;
+	if (r < 0)
+		return r;
+	char *plan_label = cd_xasprintf("corpdeploy.plan=%s", run->plan->name);
+	char *svc_label = cd_xasprintf("corpdeploy.service=%s", service);
+	char *parked = cd_xasprintf("%s-old-", name);
+	const char *filters[] = { plan_label, svc_label, NULL };
+	struct cd_docker_container *list = NULL;
+	size_t n = 0;
+	if (cd_docker_container_list(d, filters, &list, &n, NULL) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (list[i].name && strncmp(list[i].name, parked, strlen(parked)) == 0 &&
+				(!old_id || strcmp(list[i].id, old_id) != 0)) {
+				cd_log_info("removing %s, left by an earlier run", list[i].name);
+				cd_docker_container_remove(d, list[i].id, 1, 0, NULL);
+			}
+	cd_docker_container_list_free(list, n);
+	free(parked);
+	free(svc_label);
+	free(plan_label);
+	return 0;
 }
 
 static int ensure_networks_volumes(struct cd_step_ctx *ctx, struct cd_docker *d,
