@@ -16,6 +16,7 @@
 #include "corpdeploy/engine.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/plan.h"
+#include "corpdeploy/report.h"
 #include "corpdeploy/steps.h"
 
 static void on_signal(int signo)
@@ -147,6 +148,9 @@ static int cmd_up_exec(int argc, char **argv)
 		code = cd_run_interrupted() == SIGTERM ? CD_EXIT_SIGTERM : CD_EXIT_SIGINT;
 	if (run->opts.timing_log)
 		cd_log_info("timing log: %s", run->opts.timing_log);
+	struct cd_report_input report_in = { .outcome = outcome, .exit_code = code,
+		.interrupted = cd_run_interrupted() };
+	cd_cmd_up_report(run, &report_in, state);
 	cd_run_free(run);
 	cd_lock_release(lock);
 	free(timing);
