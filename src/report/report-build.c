@@ -150,6 +150,29 @@ static cJSON *build_step(const struct cd_plan *plan, const struct cd_step_result
 	return o;
 }
 
+/* Steps the run never reached are listed too, as skipped, with no times. */
+static void add_not_run(const struct cd_run *run, const struct cd_list *list, cJSON *steps)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		const struct cd_step *s = CD_LIST_AT(list, struct cd_step, i);
+		if (strcmp(s->kind->name, "parallel") == 0) {
+			add_not_run(run, &((const struct cd_step_parallel *)s->args)->steps, steps);
+			continue;
+		}
+		int seen = 0;
+		for (size_t k = 0; k < run->n_steps && !seen; k++)
+			seen = run->steps[k].step == s;
+		if (seen)
+			continue;
+		struct cd_step_result res = { .step = s, .result = CD_RESULT_SKIPPED };
+		cJSON *o = build_step(run->plan, &res);
+		cJSON_ReplaceItemInObject(o, "start_ms", cJSON_CreateNull());
+		cJSON_ReplaceItemInObject(o, "duration_ms", cJSON_CreateNull());
+		cJSON_ReplaceItemInObject(o, "attempts", cJSON_CreateNumber(0));
+		cJSON_AddItemToArray(steps, o);
+	}
+}
+
 static cJSON *build_phases(const struct cd_run *run)
 {
 	const struct cd_plan *plan = run->plan;
@@ -169,6 +192,7 @@ static cJSON *build_phases(const struct cd_run *run)
 		for (size_t k = 0; k < run->n_steps; k++)
 			if (run->steps[k].phase && p->name && strcmp(run->steps[k].phase, p->name) == 0)
 				cJSON_AddItemToArray(steps, build_step(plan, &run->steps[k]));
+		add_not_run(run, &p->steps, steps);
 		cJSON_AddItemToArray(phases, o);
 	}
 	return phases;

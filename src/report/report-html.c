@@ -223,6 +223,8 @@ static void gantt(struct cd_buf *out, const cJSON *report)
 			cd_buf_addf(out, "<text class=\"lbl\" x=\"16\" y=\"%.1f\">", sy + 14);
 			gantt_label(out, cd_json_str(st, "name"), 1);
 			cd_buf_adds(out, "</text>\n");
+			if (!cd_json_has_num(st, "duration_ms"))
+				continue; /* never ran: a label without a bar */
 			struct cd_buf d = CD_BUF_INIT;
 			cd_report_duration(&d, cd_json_num(st, "duration_ms", 0));
 			cd_buf_addf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" rx=\"2\" "

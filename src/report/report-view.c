@@ -374,8 +374,13 @@ static void view_timeline(cJSON *view, const cJSON *report)
 			copy_item(s, "host", st, "host");
 			copy_item(s, "message", st, "message");
 			cJSON_AddStringToObject(s, "icon", result_icon(cd_json_str(st, "result")));
-			add_duration(s, "actual_text", cd_json_num(st, "duration_ms", 0));
-			add_duration(s, "start_text", cd_json_num(st, "start_ms", 0));
+			if (cd_json_has_num(st, "duration_ms")) {
+				add_duration(s, "actual_text", cd_json_num(st, "duration_ms", 0));
+				add_duration(s, "start_text", cd_json_num(st, "start_ms", 0));
+			} else {
+				cJSON_AddStringToObject(s, "actual_text", "not run");
+				cJSON_AddStringToObject(s, "start_text", "not run");
+			}
 			cJSON_AddItemToArray(steps, s);
 		}
 		cJSON_AddItemToArray(tl, p);
