@@ -70,6 +70,17 @@ static void td(struct cd_buf *out, const cJSON *obj, const char *key)
 	cd_buf_adds(out, "</td>");
 }
 
+/* A cell where null means "does not apply" (a check with no HTTP status, a run-wide warning). */
+static void td_opt(struct cd_buf *out, const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(obj, key);
+	if (!v || cJSON_IsNull(v)) {
+		cd_buf_adds(out, "<td class=\"nm\">–</td>");
+		return;
+	}
+	td(out, obj, key);
+}
+
 /* A cell of free text (messages, image names), allowed to wrap. */
 static void td_wrap(struct cd_buf *out, const cJSON *obj, const char *key)
 {
@@ -414,7 +425,7 @@ static void section_smoke(struct cd_buf *out, const cJSON *view)
 			td(out, ck, "name");
 			td(out, ck, "kind");
 			td(out, ck, "duration_text");
-			td(out, ck, "status");
+			td_opt(out, ck, "status");
 			cd_buf_adds(out, "<td class=\"msg\">");
 			esc(out, cd_json_str(ck, "result"));
 			if (!cJSON_IsTrue(cJSON_GetObjectItem(ck, "passed")) && cd_json_str(ck, "message")) {
@@ -481,9 +492,11 @@ static void section_rollback(struct cd_buf *out, const cJSON *view)
 			td_wrap(out, it, "archive");
 			td(out, it, "size_text");
 			td(out, it, "entries");
-			cd_buf_adds(out, "<td><code>");
+			/* The first 16 digits identify it to a reader; the whole sum is in the title. */
+			cd_buf_adds(out, "<td><code title=\"");
 			esc(out, cd_json_str(it, "sha256"));
-			cd_buf_adds(out, "</code></td><td class=\"msg\">");
+			cd_buf_addf(out, "\">%.16s…</code></td><td class=\"msg\">",
+				cd_json_str(it, "sha256") ? cd_json_str(it, "sha256") : "");
 			const cJSON *db = cJSON_GetObjectItem(it, "database");
 			if (cJSON_IsObject(db)) {
 				esc(out, cd_json_str(db, "service"));
@@ -583,7 +596,7 @@ static void section_issues(struct cd_buf *out, const cJSON *view)
 			esc(out, cd_json_str(it, "severity"));
 			cd_buf_adds(out, "</td>");
 			td(out, it, "category");
-			td(out, it, "step");
+			td_opt(out, it, "step");
 			td_wrap(out, it, "message");
 			cd_buf_adds(out, "</tr>\n");
 		}
@@ -599,7 +612,7 @@ static void section_issues(struct cd_buf *out, const cJSON *view)
 			cd_buf_adds(out, "<tr>");
 			td(out, it, "id");
 			td(out, it, "category");
-			td(out, it, "step");
+			td_opt(out, it, "step");
 			td_wrap(out, it, "message");
 			cd_buf_adds(out, "</tr>\n");
 		}
