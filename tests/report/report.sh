@@ -50,6 +50,18 @@ check "markdown counts 28 of 28 checks in 8 categories" 'grep -qF "28 of 28 chec
 check "report to stdout equals report -o" \
 	'"$bin" report --from "$fixture" --format md | cmp -s - "$work/ref.md"'
 
+# The report's JSON Schema (templates/report.schema.json), where python3 has jsonschema.
+schema="$top/templates/report.schema.json"
+if python3 -c "import jsonschema" 2>/dev/null; then
+	check "the recorded report is valid against report.schema.json" \
+		'python3 "$here/validate-schema.py" "$schema" "$fixture" >"$work/out" 2>&1'
+	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); r['run']['outcome']='fine'; del r['phases'][0]['steps'][0]['attempts']; json.dump(r,open(sys.argv[2],'w'))" "$fixture" "$work/broken.json"
+	check "report.schema.json rejects a report with a bad outcome and a step without attempts" \
+		'! python3 "$here/validate-schema.py" "$schema" "$work/broken.json" >/dev/null 2>&1'
+else
+	echo "ok - report.schema.json # SKIP python3 has no jsonschema (Debian: python3-jsonschema)"
+fi
+
 if xmllint --noout --schema "$here/junit.xsd" "$work/ref.xml" >"$work/out" 2>&1; then
 	ok "junit validates against junit.xsd"
 else
@@ -178,6 +190,10 @@ check "report PLAN RUN-ID --format junit validates" 'xmllint --noout --schema "$
 "$bin" --no-color report "$work/plan/passing.yaml" ../../etc >"$work/out" 2>&1; code=$?
 check "a run id with a slash is refused" '[ $code = 2 ]'
 
+if python3 -c "import jsonschema" 2>/dev/null; then
+	check "the reports of both runs are valid against report.schema.json" \
+		'python3 "$here/validate-schema.py" "$schema" "$runs/$run_id/report.json" "$work/plan/.corpdeploy/passing/runs/$pid/report.json" >"$work/out" 2>&1'
+fi
 check "the secret is in no report, no webhook body, no output" \
 	'! grep -rqF "$sentinel" "$work/plan" "$work/bodies" "$work/out" "$work/last.md" "$work/passing.xml"'
 check "the secret's place shows ***" 'grep -q "token=\*\*\*" "$runs/$run_id/report.md"'
