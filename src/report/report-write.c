@@ -207,9 +207,10 @@ int cd_report_write(const struct cd_plan *plan, const cJSON *report, const char 
 			if (d == 1) {
 				/* The shared directory keeps every run: name the files after it. */
 				free(path);
-				const char *name = cd_report_file_name(f);
-				path = cd_xasprintf("%s/%s-%s", dirs[d],
-					cd_json_str(cJSON_GetObjectItem(report, "run"), "id"), name);
+				const char *id = cd_json_str(cJSON_GetObjectItem(report, "run"), "id");
+				if (!id || !*id || strchr(id, '/') || id[0] == '.')
+					id = "run";
+				path = cd_xasprintf("%s/%s-%s", dirs[d], id, cd_report_file_name(f));
 			}
 			if (cd_report_write_file(path, text.buf, text.len, &e) < 0) {
 				add_error(&problems, &e);
