@@ -136,7 +136,7 @@ struct collect {
 	cJSON *view;
 	cJSON *smoke_categories; /* object: category -> view entry */
 	cJSON *smoke_steps, *loads, *security, *backups, *migrations;
-	int steps, steps_failed, steps_retried;
+	int steps, steps_ok, steps_failed, steps_not_run, steps_retried;
 };
 
 static cJSON *smoke_category(struct collect *c, const char *name)
@@ -330,9 +330,13 @@ static void view_step(const cJSON *st, const cJSON *phase, void *data)
 	const char *kind = nz(cd_json_str(st, "kind"));
 	const cJSON *d = cJSON_GetObjectItem(st, "details");
 	(void)phase;
+	const char *result = cd_json_str(st, "result");
+	int ok = eq(result, "ok") || eq(result, "unchanged");
 	c->steps++;
-	c->steps_failed += eq(cd_json_str(st, "result"), "failed");
-	c->steps_retried += cd_json_num(st, "attempts", 1) > 1;
+	c->steps_ok += ok;
+	c->steps_failed += eq(result, "failed");
+	c->steps_not_run += eq(result, "skipped") || eq(result, "pending");
+	c->steps_retried += ok && cd_json_num(st, "attempts", 1) > 1;
 	if (!cJSON_IsObject(d))
 		return;
 	if (strcmp(kind, "smoke") == 0)
@@ -602,7 +606,9 @@ cJSON *cd_report_view(const cJSON *report)
 	int warnings = cJSON_GetArraySize(cJSON_GetObjectItem(report, "warnings"));
 	cJSON_AddNumberToObject(t, "phases", phases);
 	cJSON_AddNumberToObject(t, "steps", c.steps);
+	cJSON_AddNumberToObject(t, "steps_ok", c.steps_ok);
 	cJSON_AddNumberToObject(t, "steps_failed", c.steps_failed);
+	cJSON_AddNumberToObject(t, "steps_not_run", c.steps_not_run);
 	cJSON_AddNumberToObject(t, "services", services);
 	cJSON_AddNumberToObject(t, "services_healthy", healthy);
 	cJSON_AddNumberToObject(t, "services_changed", changed);
@@ -622,9 +628,16 @@ cJSON *cd_report_view(const cJSON *report)
 	else
 		add_highlight(hl, ICON_OK, "Took %s (no phase has a budget)",
 			nz(cd_json_str(tt, "actual_text")));
+	struct cd_buf extra = CD_BUF_INIT;
+	if (c.steps_failed)
+		cd_buf_addf(&extra, ", %d failed", c.steps_failed);
+	if (c.steps_not_run)
+		cd_buf_addf(&extra, ", %d not run", c.steps_not_run);
+	if (c.steps_retried)
+		cd_buf_addf(&extra, ", %d after retries", c.steps_retried);
 	add_highlight(hl, c.steps_failed ? ICON_FAIL : ICON_OK, "%d of %d steps succeeded%s",
-		c.steps - c.steps_failed, c.steps,
-		c.steps_retried ? ", some after retries" : "");
+		c.steps_ok, c.steps, extra.buf);
+	cd_buf_release(&extra);
 	if (services)
 		add_highlight(hl, healthy == services ? ICON_OK : ICON_WARN,
 			"%d services in the plan: %d healthy after the run, %d created or replaced",
