@@ -9,6 +9,8 @@
 # directory and report.dir, no report and no webhook body shows the plan's
 # secret, and the plan's webhook is delivered although its receiver fails the
 # first two tries, while a dead webhook only warns.
+# Checks are eval'd strings, which read variables shellcheck cannot see.
+# shellcheck disable=SC2034,SC2016
 set -u
 
 bin=$(realpath "$1")
@@ -160,7 +162,7 @@ write_plan passing "http://127.0.0.1:$port/ok?token=\${REPORT_SECRET}"
 
 REPORT_SECRET=$sentinel "$bin" --no-color up "$work/plan/failing.yaml" >"$work/out" 2>&1; code=$?
 runs="$work/plan/.corpdeploy/failing/runs"
-run_id=$(ls "$runs" 2>/dev/null | head -1)
+run_id=$(find "$runs" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | head -1)
 check "a failed run exits 4 (nothing changed)" '[ $code = 4 ]'
 check "the failed run wrote report.json, .md, .html and junit.xml" \
 	'for f in report.json report.md report.html junit.xml; do [ -s "$runs/$run_id/$f" ] || exit 1; done'
@@ -184,7 +186,7 @@ check "the success message was delivered after two failures" \
 	'[ "$(grep -c "^/hook .*\"event\":\"success\"" "$work/bodies")" = 1 ] && grep -q "success notification delivered (1 attempt)" "$work/out"'
 "$bin" --no-color report "$work/plan/passing.yaml" --last --format md >"$work/last.md" 2>"$work/out"
 check "report PLAN --last renders the last run" 'grep -q "\*\*SUCCEEDED\*\*" "$work/last.md"'
-pid=$(ls "$work/plan/.corpdeploy/passing/runs" | head -1)
+pid=$(find "$work/plan/.corpdeploy/passing/runs" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | head -1)
 "$bin" --no-color report "$work/plan/passing.yaml" "$pid" --format junit -o "$work/passing.xml" 2>"$work/out"
 check "report PLAN RUN-ID --format junit validates" 'xmllint --noout --schema "$here/junit.xsd" "$work/passing.xml" 2>/dev/null'
 "$bin" --no-color report "$work/plan/passing.yaml" ../../etc >"$work/out" 2>&1; code=$?
