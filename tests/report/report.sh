@@ -101,6 +101,12 @@ if command -v chromium >/dev/null; then
 		'[ -s "$work/ref.png" ] && [ "$(head -c 8 "$work/ref.png" | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ] && [ "$(stat -c %s "$work/ref.png")" -gt 50000 ]'
 	check "no console message or blocked request" '! console_messages "$work/chromium.log" >"$work/out"'
 	[ -n "${CD_REPORT_SCREENSHOT:-}" ] && cp "$work/ref.png" "$CD_REPORT_SCREENSHOT"
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$(mktemp -d -p "$work")" --no-pdf-header-footer \
+		--print-to-pdf="$work/ref.pdf" "file://$work/ref.html" >/dev/null 2>&1
+	check "chromium prints the HTML report to PDF" \
+		'[ "$(head -c 5 "$work/ref.pdf" 2>/dev/null)" = "%PDF-" ] && [ "$(stat -c %s "$work/ref.pdf")" -gt 20000 ]'
 	# The check above can fail: a page that asks for the network is caught.
 	sed 's|<body>|<body><img src="http://127.0.0.1:9/x.png" alt="">|' "$work/ref.html" >"$work/net.html"
 	chromium_shot "$work/net.html" "$work/net.png" "$work/net.log"
