@@ -142,7 +142,11 @@ static int cmd_report_exec(int argc, char **argv)
 	struct cd_buf text = CD_BUF_INIT, tmpl = CD_BUF_INIT;
 	const char *tmpl_text = NULL;
 	if (code == CD_EXIT_OK && cd_report_read(json_path, &report, &err) < 0) {
-		cd_log_cd_error(&err);
+		if (err.code == CD_ENOTFOUND && plan)
+			cd_log_error("plan '%s' has no kept run '%s' with a report (no %s)", plan->name,
+				run_id, json_path);
+		else
+			cd_log_cd_error(&err);
 		code = CD_EXIT_USAGE;
 	}
 	if (code == CD_EXIT_OK && format == CD_REPORT_MARKDOWN) {
