@@ -174,6 +174,16 @@ static void gantt(struct cd_buf *out, const cJSON *report)
 		cJSON_ArrayForEach(st, cJSON_GetObjectItem(ph, "steps")) rows++;
 	}
 	/* The scale is the run's own time; budgets longer than that are cut at the edge. */
+	/* The rollback follows the last phase: one more row, when there was one. */
+	const cJSON *rb = cJSON_GetObjectItem(report, "rollback");
+	double phases_end = 0, rb_ms = cd_json_num(rb, "duration_ms", -1);
+	cJSON_ArrayForEach(ph, cJSON_GetObjectItem(report, "phases"))
+		phases_end = fmax(phases_end, cd_json_num(ph, "start_ms", 0) + cd_json_num(ph, "duration_ms", 0));
+	int has_rollback = cJSON_IsTrue(cJSON_GetObjectItem(rb, "performed")) && rb_ms >= 0;
+	if (has_rollback) {
+		rows++;
+		span = fmax(span, phases_end + rb_ms);
+	}
 	if (span <= 0)
 		span = 1;
 	span *= 1.04;
@@ -248,8 +258,19 @@ static void gantt(struct cd_buf *out, const cJSON *report)
 			cd_buf_release(&d);
 		}
 	}
+	if (has_rollback) {
+		double y = top + row * row_h;
+		struct cd_buf d = CD_BUF_INIT;
+		cd_report_duration(&d, rb_ms);
+		cd_buf_addf(out, "<text class=\"lbl\" x=\"4\" y=\"%.1f\" font-weight=\"600\">rollback</text>\n"
+				 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" rx=\"2\" "
+				 "fill=\"#bf8700\"><title>rollback: %s</title></rect>\n",
+			y + 14, label_w + phases_end / span * chart_w, y + 3, fmax(1.5, rb_ms / span * chart_w),
+			row_h - 6, d.buf);
+		cd_buf_release(&d);
+	}
 	cd_buf_adds(out, "</svg>\n<p class=\"nm\">Bars: actual time (green ok, red failed); "
-			 "dashed boxes: phase budgets (→ when longer than the run).</p>\n");
+			 "amber: the rollback; dashed boxes: phase budgets (→ when longer than the run).</p>\n");
 }
 
 static void histogram(struct cd_buf *out, const cJSON *load)

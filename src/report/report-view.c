@@ -398,7 +398,8 @@ static void view_timeline(cJSON *view, const cJSON *report)
 		eq(outcome, "succeeded") ? "ok" : "failed");
 }
 
-static void view_services(cJSON *view, const cJSON *report, int *healthy, int *changed)
+static void view_services(cJSON *view, const cJSON *report, int *measured, int *healthy,
+	int *changed)
 {
 	cJSON *layers = cJSON_AddArrayToObject(view, "service_layers");
 	const cJSON *sv;
@@ -421,6 +422,7 @@ static void view_services(cJSON *view, const cJSON *report, int *healthy, int *c
 		const char *health = cd_json_str(sv, "health");
 		const char *result = cd_json_str(sv, "result");
 		int deployed = result != NULL;
+		*measured += deployed;
 		int ok = deployed && (eq(health, "healthy") || eq(health, "running") || eq(health, "none"));
 		*healthy += ok;
 		*changed += eq(result, "created") || eq(result, "replaced");
@@ -579,8 +581,8 @@ cJSON *cd_report_view(const cJSON *report)
 			cJSON_IsTrue(cJSON_GetObjectItem(rel, "dirty")) ? " (uncommitted changes)" : "");
 
 	view_timeline(view, report);
-	int healthy = 0, changed = 0;
-	view_services(view, report, &healthy, &changed);
+	int measured = 0, healthy = 0, changed = 0;
+	view_services(view, report, &measured, &healthy, &changed);
 
 	/* Smoke categories in the order they were first seen. */
 	cJSON *cats = cJSON_AddArrayToObject(view, "smoke");
@@ -610,6 +612,7 @@ cJSON *cd_report_view(const cJSON *report)
 	cJSON_AddNumberToObject(t, "steps_failed", c.steps_failed);
 	cJSON_AddNumberToObject(t, "steps_not_run", c.steps_not_run);
 	cJSON_AddNumberToObject(t, "services", services);
+	cJSON_AddNumberToObject(t, "services_measured", measured);
 	cJSON_AddNumberToObject(t, "services_healthy", healthy);
 	cJSON_AddNumberToObject(t, "services_changed", changed);
 	cJSON_AddNumberToObject(t, "smoke_passed", smoke_passed);
@@ -638,10 +641,15 @@ cJSON *cd_report_view(const cJSON *report)
 	add_highlight(hl, c.steps_failed ? ICON_FAIL : ICON_OK, "%d of %d steps succeeded%s",
 		c.steps_ok, c.steps, extra.buf);
 	cd_buf_release(&extra);
-	if (services)
+	if (services && !measured)
+		add_highlight(hl, ICON_WARN,
+			"%d services in the plan: not measured (no deploy step reported on them)",
+			services);
+	else if (services)
 		add_highlight(hl, healthy == services ? ICON_OK : ICON_WARN,
-			"%d services in the plan: %d healthy after the run, %d created or replaced",
-			services, healthy, changed);
+			"%d services in the plan: %d deployed, %d healthy after the run, %d created or "
+			"replaced",
+			services, measured, healthy, changed);
 	if (smoke_total)
 		add_highlight(hl, smoke_passed == smoke_total ? ICON_OK : ICON_FAIL,
 			"Smoke tests: %d of %d checks passed (%.0f%%) in %d categories", smoke_passed,

@@ -32,18 +32,30 @@ not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 # ---- 1. the reference run against golden files -----------------------------------
+# rollback-failed-run.json: a real run whose Docker engine stopped answering
+# mid-deploy, and whose rollback could not finish.
 fixture="$here/fixtures/reference-run.json"
-for f in json md html junit; do
-	ext=$f; [ $f = junit ] && ext=xml
-	"$bin" --no-color report --from "$fixture" --format $f -o "$work/ref.$ext" 2>"$work/out"
-	if [ "${CD_UPDATE_GOLDEN:-}" = 1 ]; then cp "$work/ref.$ext" "$here/golden/reference-run.$ext"; fi
-	if diff -u "$here/golden/reference-run.$ext" "$work/ref.$ext" >"$work/out"; then
-		ok "golden: $f"
-	else
-		not_ok "golden: $f differs from golden/reference-run.$ext"
-	fi
-	check "report -o writes $f with mode 0600" '[ "$(stat -c %a "$work/ref.$ext")" = 600 ]'
+for run in reference-run rollback-failed-run; do
+	for f in json md html junit; do
+		ext=$f; [ $f = junit ] && ext=xml
+		out="$work/$run.$ext"
+		"$bin" --no-color report --from "$here/fixtures/$run.json" --format $f -o "$out" 2>"$work/out"
+		if [ "${CD_UPDATE_GOLDEN:-}" = 1 ]; then cp "$out" "$here/golden/$run.$ext"; fi
+		if diff -u "$here/golden/$run.$ext" "$out" >"$work/out"; then
+			ok "golden: $run $f"
+		else
+			not_ok "golden: $run $f differs from golden/$run.$ext"
+		fi
+		check "report -o writes $f with mode 0600" '[ "$(stat -c %a "$out")" = 600 ]'
+	done
 done
+for ext in json md html xml; do cp "$work/reference-run.$ext" "$work/ref.$ext"; done
+check "the rolled-back run's junit validates, with the failure and the skipped steps" \
+	'xmllint --noout --schema "$here/junit.xsd" "$work/rollback-failed-run.xml" 2>/dev/null && grep -q "<failure message=\"cannot start container" "$work/rollback-failed-run.xml" && [ "$(grep -c "<skipped" "$work/rollback-failed-run.xml")" = 2 ]'
+check "the rolled-back run's markdown lists what was not undone" \
+	'grep -qF "FAILED, ROLLBACK FAILED" "$work/rollback-failed-run.md" && grep -qF "❌ NOT undone: put back the previous container of '"'"'proxy'"'"'" "$work/rollback-failed-run.md"'
+check "the rolled-back run's HTML draws the rollback" 'grep -q "<title>rollback: 2m 35s</title>" "$work/rollback-failed-run.html"'
+
 check "json re-rendered equals the recorded report" \
 	'python3 -c "import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" "$fixture" "$work/ref.json"'
 check "markdown has the reference sections" \
