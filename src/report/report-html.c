@@ -269,8 +269,9 @@ static void gantt(struct cd_buf *out, const cJSON *report)
 			row_h - 6, d.buf);
 		cd_buf_release(&d);
 	}
-	cd_buf_adds(out, "</svg>\n<p class=\"nm\">Bars: actual time (green ok, red failed); "
-			 "amber: the rollback; dashed boxes: phase budgets (→ when longer than the run).</p>\n");
+	cd_buf_addf(out, "</svg>\n<p class=\"nm\">Bars: actual time (green ok, red failed)%s; "
+			 "dashed boxes: phase budgets (→ when longer than the run).</p>\n",
+		has_rollback ? ", amber the rollback" : "");
 }
 
 static void histogram(struct cd_buf *out, const cJSON *load)
