@@ -16,6 +16,7 @@
 #include "corpdeploy/history.h"
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
+#include "corpdeploy/report.h"
 
 static void on_signal(int signo)
 {
@@ -157,6 +158,9 @@ int cd_cmd_execute(struct cd_cmd_session *s, const char *run_id, int rollback,
 		cd_log_info("run %s is unfinished: `corpdeploy rollback %s` undoes what is left",
 			run_id, s->plan->path);
 	cd_log_info("timing log: %s", timing);
+	struct cd_report_input report_in = { .outcome = outcome, .exit_code = code,
+		.interrupted = cd_run_interrupted() };
+	cd_cmd_up_report(run, &report_in, run_dir);
 	cd_run_free(run);
 out:
 	free(journal);

@@ -15,6 +15,7 @@ const struct cd_cmd_entry *const cd_cmd_table[] = {
 	&cd_cmd_lint_entry,
 	&cd_cmd_lock_entry,
 	&cd_cmd_plan_entry,
+	&cd_cmd_report_entry,
 	&cd_cmd_resume_entry,
 	&cd_cmd_rollback_entry,
 	&cd_cmd_status_entry,

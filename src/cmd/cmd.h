@@ -27,6 +27,7 @@ extern const struct cd_cmd_entry cd_cmd_history_entry;
 extern const struct cd_cmd_entry cd_cmd_lint_entry;
 extern const struct cd_cmd_entry cd_cmd_lock_entry;
 extern const struct cd_cmd_entry cd_cmd_plan_entry;
+extern const struct cd_cmd_entry cd_cmd_report_entry;
 extern const struct cd_cmd_entry cd_cmd_resume_entry;
 extern const struct cd_cmd_entry cd_cmd_rollback_entry;
 extern const struct cd_cmd_entry cd_cmd_status_entry;
@@ -37,6 +38,11 @@ extern const struct cd_cmd_entry *const cd_cmd_table[];
 extern const size_t cd_cmd_table_count;
 
 const struct cd_cmd_entry *cd_cmd_find(const char *name);
+/* up's reports and notifications at the end of a run (up-report.c). */
+struct cd_run;
+struct cd_report_input;
+void cd_cmd_up_report(const struct cd_run *run, const struct cd_report_input *in,
+	const char *run_dir);
 /* Prints "usage: corpdeploy NAME USAGE" and the help text to stdout. */
 void cd_cmd_print_help(const struct cd_cmd_entry *e);
 /* The list of commands and global options (help, and no command at all). */
