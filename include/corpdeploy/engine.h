@@ -17,6 +17,7 @@
 
 struct cJSON;
 struct cd_docker;
+struct cd_prober;
 struct cd_run;
 
 enum cd_result { CD_RESULT_PENDING, CD_RESULT_OK, CD_RESULT_FAILED, CD_RESULT_SKIPPED,
@@ -93,6 +94,9 @@ struct cd_run {
 	int failed;	     /* a step failed: stop starting new ones */
 	char *failure;	     /* owned: the first failure, for the summary */
 	int64_t rollback_ms; /* time spent undoing; -1 when none */
+
+	struct cd_prober *prober;  /* the plan's downtime probe, from the first change to the end */
+	struct cJSON *downtime;	   /* owned; what the prober measured (validate.h), or NULL */
 
 	struct cd_docker **docker; /* per target, opened on first use */
 	FILE *timing;

@@ -147,13 +147,19 @@ const char *cd_baseline_release(const struct cJSON *baseline);
  * stores nothing.
  */
 int cd_validate_save_baseline(const struct cd_run *run, struct cd_error *err);
+/*
+ * What `up` does when a run ends: logs the measured downtime, and when the
+ * run succeeded stores its baseline (a failure to store is a warning).
+ */
+void cd_validate_after_run(const struct cd_run *run, int succeeded);
 
 /* ---- smoke suites ---- */
 
 /*
  * Runs the suite's checks on `concurrency` workers, in the suite's order.
- * A check that uses ${capture.NAME} waits until every check before it has
- * finished, so captures are set before they are read. Captured values are
+ * A check that uses ${capture.NAME} starts only once every check before it
+ * has finished, and no later check starts before it: captures are set
+ * before they are read, whatever the concurrency. Captured values are
  * registered with the redactor (tokens are secrets). *ret_details is the
  * smoke details object (see the report schema); returns 0 when every check
  * passed, else CD_EFAIL with err naming the first failed check in suite order.

@@ -17,6 +17,7 @@
 #include "corpdeploy/log.h"
 #include "corpdeploy/plan.h"
 #include "corpdeploy/steps.h"
+#include "corpdeploy/validate.h"
 
 static void on_signal(int signo)
 {
@@ -136,6 +137,7 @@ static int cmd_up_exec(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	enum cd_run_outcome outcome = cd_run_execute(run);
+	cd_validate_after_run(run, outcome == CD_RUN_OK);
 	int code;
 	switch (outcome) {
 	case CD_RUN_OK: code = CD_EXIT_OK; break;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "corpdeploy/engine.h"
+#include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
 #include "corpdeploy/validate.h"
 
@@ -206,4 +207,22 @@ done:
 	cJSON_Delete(doc);
 	free(dir);
 	return r;
+}
+
+void cd_validate_after_run(const struct cd_run *run, int succeeded)
+{
+	if (run->downtime) {
+		const cJSON *d = run->downtime;
+		char gap[32];
+		cd_log_info("downtime: %.0f probes of %s, %.0f failed, longest gap %s",
+			number_of(d, "probes"), cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "url")),
+			number_of(d, "failed"), cd_duration_format((int64_t)number_of(d, "longest_gap_ms"), gap,
+							  sizeof(gap)));
+	}
+	if (!succeeded)
+		return;
+	struct cd_error err = CD_ERROR_INIT;
+	if (cd_validate_save_baseline(run, &err) < 0)
+		cd_log_warn("%s: the baseline of this release was not stored", err.msg);
+	cd_error_release(&err);
 }

@@ -2,8 +2,9 @@
  * The smoke suite runner: every check of every category on a pool of
  * `concurrency` workers, taken in suite order. HTTP checks go through the
  * http module and its expectations; captures from JSON answers fill
- * ${capture.NAME} in later checks (which wait for every earlier check, so
- * the suite reads top to bottom whatever the concurrency); commands run on
+ * ${capture.NAME} in later checks (which start only once every earlier check
+ * has finished, and hold back the ones after them, so the suite reads top to
+ * bottom whatever the concurrency); commands run on
  * this machine or in a service's container; container checks ask Docker
  * for running and healthy. Each check's result is kept for the report.
  */
@@ -324,10 +325,14 @@ static void *smoke_worker(void *arg)
 	struct smoke_state *st = arg;
 	pthread_mutex_lock(&st->lock);
 	while (st->next < st->n) {
-		size_t i = st->next++;
+		size_t i = st->next;
 		struct smoke_item *it = &st->items[i];
-		while (it->uses_capture && st->n_done_prefix < i)
+		/* A check reading captures is a barrier: nothing after it starts before it does. */
+		if (it->uses_capture && st->n_done_prefix < i) {
 			pthread_cond_wait(&st->changed, &st->lock);
+			continue;
+		}
+		st->next++;
 		pthread_mutex_unlock(&st->lock);
 		smoke_run_one(st, it);
 		pthread_mutex_lock(&st->lock);
