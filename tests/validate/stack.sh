@@ -7,8 +7,11 @@
 #   stack_up DIR   start everything; sets the *_PORT variables, BASE_URL...
 #   stack_down     stop what stack_up started
 
+# The system interpreter starts in milliseconds; a version manager's shim can take seconds.
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
 stack_free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 stack_wait_port() { # PORT
@@ -76,14 +79,14 @@ stack_up() { # DIR
 	export CLOSED_PORT BASE_URL NGINX_ADDR DB_FILE STACK
 
 	rm -f "$DB_FILE"
-	python3 -c 'import sqlite3,sys
+	"$PY" -c 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 c.execute("create table companies (ticker text primary key, name text)")
 c.executemany("insert into companies values (?, ?)", [("C%03d" % i, "Company %d" % i) for i in range(500)])
 c.commit()' "$DB_FILE"
 	stack_certs "$STACK"
 
-	python3 "$(dirname "${BASH_SOURCE[0]}")/api.py" "$API_PORT" "$STACK/api" &
+	"$PY" "$(dirname "${BASH_SOURCE[0]}")/api.py" "$API_PORT" "$STACK/api" &
 	API_PID=$!
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$STACK" --daemonize no > "$STACK/redis.log" 2>&1 &
