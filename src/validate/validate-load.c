@@ -3,15 +3,16 @@
  * connections through one libcurl multi handle, so a 2-core machine is not
  * spent on thread switches. Requests are numbered from one shared counter:
  * the count bound and the optional rate (request k starts no earlier than
- * k / rate seconds after the start) hold across threads. Latency is
- * libcurl's total time of each transfer, kept in a histogram per thread and
- * merged at the end.
+ * k / rate seconds after the start) hold across threads. Latency is taken
+ * as a client sees it, from handing the request to libcurl to reading its
+ * end (as wrk does), kept in a histogram per thread and merged at the end.
  */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "corpdeploy/validate.h"
@@ -84,19 +85,26 @@ static int load_may_start(const struct load_shared *sh, long long ticket, int64_
 	return 1;
 }
 
-static void load_record(struct cd_load_result *res, CURL *c, CURLcode cc)
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void load_record(struct cd_load_result *res, CURL *c, CURLcode cc, uint64_t started_us)
 {
 	long status = 0;
-	curl_off_t us = 0;
+	uint64_t now = mono_us();
+	uint64_t us = now > started_us ? now - started_us : 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
 	res->requests++;
 	int cls = cc != CURLE_OK || status < 200 || status > 599 ? CD_CLASS_OTHER
 								  : (int)(status / 100) - 2;
 	res->classes[cls]++;
 	if (cls == CD_CLASS_OTHER || status >= 400)
 		res->errors++;
-	cd_hist_add(&res->hist, us > 0 ? (uint64_t)us : 0);
+	cd_hist_add(&res->hist, us);
 }
 
 static void *load_worker_main(void *arg)
@@ -105,16 +113,21 @@ static void *load_worker_main(void *arg)
 	struct load_shared *sh = w->sh;
 	CURLM *m = curl_multi_init();
 	CURL **idle = cd_xcalloc((size_t)w->connections, sizeof(*idle));
+	/* When each connection's request started; the easy handle's private points at its slot. */
+	uint64_t *started = cd_xcalloc((size_t)w->connections, sizeof(*started));
 	int n_idle = 0, running = 0, in_flight = 0;
 	long long pending_ticket = -1; /* taken from the counter but not started yet */
 	int done = 0;
 
 	if (!m)
 		cd_oom();
-	for (int i = 0; i < w->connections; i++)
-		idle[n_idle++] = load_easy_new(sh);
+	for (int i = 0; i < w->connections; i++) {
+		idle[n_idle] = load_easy_new(sh);
+		curl_easy_setopt(idle[n_idle], CURLOPT_PRIVATE, (void *)&started[i]);
+		n_idle++;
+	}
 	while (!done || in_flight) {
-		int64_t wait_ms = 100;
+		int64_t wait_ms = -1; /* set when the rate holds the next request back */
 		while (!done && n_idle > 0) {
 			if (pending_ticket < 0)
 				pending_ticket = atomic_fetch_add(&sh->next_ticket, 1);
@@ -126,7 +139,11 @@ static void *load_worker_main(void *arg)
 			if (may == 0)
 				break;
 			pending_ticket = -1;
-			curl_multi_add_handle(m, idle[--n_idle]);
+			CURL *c = idle[--n_idle];
+			uint64_t *slot;
+			curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&slot);
+			*slot = mono_us();
+			curl_multi_add_handle(m, c);
 			in_flight++;
 		}
 		if (!in_flight && done)
@@ -138,15 +155,17 @@ static void *load_worker_main(void *arg)
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			CURL *c = msg->easy_handle;
-			load_record(&w->res, c, msg->data.result);
+			uint64_t *slot;
+			curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&slot);
+			load_record(&w->res, c, msg->data.result, *slot);
 			curl_multi_remove_handle(m, c);
 			idle[n_idle++] = c;
 			in_flight--;
 		}
 		if (in_flight && running) {
-			int64_t poll_ms = wait_ms < 100 ? wait_ms : 100;
+			int64_t poll_ms = wait_ms >= 0 && wait_ms < 100 ? wait_ms : 100;
 			curl_multi_poll(m, NULL, 0, (int)(poll_ms > 0 ? poll_ms : 1), NULL);
-		} else if (!done && !in_flight && n_idle > 0 && wait_ms > 0) {
+		} else if (!done && !in_flight && wait_ms > 0) {
 			struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000 };
 			nanosleep(&ts, NULL);
 		}
@@ -154,6 +173,7 @@ static void *load_worker_main(void *arg)
 	for (int i = 0; i < n_idle; i++)
 		curl_easy_cleanup(idle[i]);
 	free(idle);
+	free(started);
 	curl_multi_cleanup(m);
 	return NULL;
 }
