@@ -147,6 +147,9 @@ expect_step_fail() { # STEP TEXT
 }
 expect_step_fail "load slow" "threshold p99_ms crossed"
 expect_step_fail "load 500s" "threshold max_error_rate crossed"
+json_get "$T/out.json" "(lambda s: s['result'] == 'ok' and s['details']['requests'] == 25 and s['details']['duration_ms'] >= 480)([s for s in d if s['step'] == 'load rate'][0])" |
+	grep -qx True && pass "a rate holds the requests back (25 at 50/s take 480 ms or more)" ||
+	fail "rate: $(step_json "load rate" "")"
 [ "$(step_json "load 500s" "['details']['status_classes']['5xx']")" = 40 ] && pass "40 answers of class 5xx" ||
 	fail "5xx count: $(step_json "load 500s" "['details']['status_classes']")"
 expect_step_fail "headers missing" "header hsts: no Strict-Transport-Security header"
