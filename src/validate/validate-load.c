@@ -21,6 +21,7 @@
 struct load_shared {
 	const struct cd_load_spec *spec;
 	struct curl_slist *headers;
+	CURLU *url; /* parsed once: every request would parse it again */
 	atomic_llong next_ticket;
 	int64_t t0_ms, end_ms; /* end: monotonic time no request starts after */
 };
@@ -39,13 +40,14 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static CURL *load_easy_new(const struct load_shared *sh)
+/* u: this connection's own copy of the parsed URL (libcurl may write to it). */
+static CURL *load_easy_new(const struct load_shared *sh, CURLU *u)
 {
 	const struct cd_load_spec *s = sh->spec;
 	CURL *c = curl_easy_init();
 	if (!c)
 		cd_oom();
-	curl_easy_setopt(c, CURLOPT_URL, s->url);
+	curl_easy_setopt(c, CURLOPT_CURLU, u);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(s->timeout_ms > 0 ? s->timeout_ms : 10000));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -115,6 +117,7 @@ static void *load_worker_main(void *arg)
 	CURL **idle = cd_xcalloc((size_t)w->connections, sizeof(*idle));
 	/* When each connection's request started; the easy handle's private points at its slot. */
 	uint64_t *started = cd_xcalloc((size_t)w->connections, sizeof(*started));
+	CURLU **urls = cd_xcalloc((size_t)w->connections, sizeof(*urls));
 	int n_idle = 0, running = 0, in_flight = 0;
 	long long pending_ticket = -1; /* taken from the counter but not started yet */
 	int done = 0;
@@ -122,7 +125,9 @@ static void *load_worker_main(void *arg)
 	if (!m)
 		cd_oom();
 	for (int i = 0; i < w->connections; i++) {
-		idle[n_idle] = load_easy_new(sh);
+		if (!(urls[i] = curl_url_dup(sh->url)))
+			cd_oom();
+		idle[n_idle] = load_easy_new(sh, urls[i]);
 		curl_easy_setopt(idle[n_idle], CURLOPT_PRIVATE, (void *)&started[i]);
 		n_idle++;
 	}
@@ -172,6 +177,9 @@ static void *load_worker_main(void *arg)
 	}
 	for (int i = 0; i < n_idle; i++)
 		curl_easy_cleanup(idle[i]);
+	for (int i = 0; i < w->connections; i++)
+		curl_url_cleanup(urls[i]);
+	free(urls);
 	free(idle);
 	free(started);
 	curl_multi_cleanup(m);
@@ -186,7 +194,15 @@ int cd_load_run(const struct cd_load_spec *spec, struct cd_load_result *ret, str
 	if (spec->requests < 0 && spec->duration_ms < 0)
 		return cd_error_set(err, CD_EUSAGE, "load: needs requests or a duration");
 	validate_curl_init();
-	struct load_shared sh = { .spec = spec };
+	struct load_shared sh = { .spec = spec, .url = curl_url() };
+	if (!sh.url)
+		cd_oom();
+	CURLUcode uc = curl_url_set(sh.url, CURLUPART_URL, spec->url, 0);
+	if (uc != CURLUE_OK) {
+		curl_url_cleanup(sh.url);
+		return cd_error_set(err, CD_EUSAGE, "load: cannot use URL '%s': %s", spec->url,
+			curl_url_strerror(uc));
+	}
 	for (size_t i = 0; spec->headers && i < spec->headers->n; i++) {
 		char *h = cd_xasprintf("%s: %s", spec->headers->items[i].key, spec->headers->items[i].value);
 		struct curl_slist *n = curl_slist_append(sh.headers, h);
@@ -239,5 +255,6 @@ int cd_load_run(const struct cd_load_spec *spec, struct cd_load_result *ret, str
 	ret->qps = ret->duration_ms > 0 ? (double)ret->requests * 1000.0 / (double)ret->duration_ms : 0;
 	free(w);
 	curl_slist_free_all(sh.headers);
+	curl_url_cleanup(sh.url);
 	return 0;
 }
