@@ -213,11 +213,14 @@ void cd_validate_after_run(const struct cd_run *run, int succeeded)
 {
 	if (run->downtime) {
 		const cJSON *d = run->downtime;
-		char gap[32];
-		cd_log_info("downtime: %.0f probes of %s, %.0f failed, longest gap %s",
+		char gap[32], first[32];
+		double first_new = number_of(d, "first_good_new_ms");
+		cd_log_info("downtime: %.0f probes of %s, %.0f failed, longest gap %s%s%s",
 			number_of(d, "probes"), cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "url")),
-			number_of(d, "failed"), cd_duration_format((int64_t)number_of(d, "longest_gap_ms"), gap,
-							  sizeof(gap)));
+			number_of(d, "failed"),
+			cd_duration_format((int64_t)number_of(d, "longest_gap_ms"), gap, sizeof(gap)),
+			first_new >= 0 ? "; the new release answered after " : "",
+			first_new >= 0 ? cd_duration_format((int64_t)first_new, first, sizeof(first)) : "");
 	}
 	if (!succeeded)
 		return;

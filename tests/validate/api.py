@@ -105,6 +105,8 @@ class Handler(BaseHTTPRequestHandler):
                 creds = json.loads(body or b"{}")
             except ValueError:
                 return self.reply(422, {"detail": "expected JSON"})
+            if not isinstance(creds, dict):
+                return self.reply(422, {"detail": "expected a JSON object"})
             if not PASSWORD or creds.get("password") != PASSWORD:
                 return self.reply(401, {"detail": "wrong credentials"})
             token = secrets.token_urlsafe(24)

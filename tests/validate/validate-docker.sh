@@ -127,6 +127,9 @@ if grep -Eq "downtime: [1-9][0-9]* probes of http://127.0.0.1:$port/health" "$wo
 else
 	fail "no downtime figures"
 fi
+# The api answers {"release": "r2"}: the prober tells the new release by it.
+grep -Eq "the new release answered after [0-9.]+m?s" "$work/out" && pass "the new release's first answer is timed" ||
+	fail "no time to the new release's first answer"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failures" >&2
