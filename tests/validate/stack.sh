@@ -112,7 +112,8 @@ http {
 	scgi_temp_path $STACK/nginx/scgi;
 	keepalive_requests 1000000;
 	upstream api { server 127.0.0.1:$API_PORT; keepalive 16; }
-	limit_req_zone \$binary_remote_addr zone=login:1m rate=1r/s;
+	# Per client and user agent: the smoke suite's curl burst must not use up corpdeploy's own logins.
+	limit_req_zone "\$binary_remote_addr\$http_user_agent" zone=login:1m rate=1r/s;
 	limit_req_status 429;
 	proxy_http_version 1.1;
 	proxy_set_header Connection "";
