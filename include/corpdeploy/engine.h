@@ -19,6 +19,7 @@ struct cJSON;
 struct cd_docker;
 struct cd_journal;
 struct cd_journal_state;
+struct cd_prober;
 struct cd_run;
 
 enum cd_result { CD_RESULT_PENDING, CD_RESULT_OK, CD_RESULT_FAILED, CD_RESULT_SKIPPED,
@@ -97,6 +98,8 @@ struct cd_run {
 
 	struct cd_journal *journal; /* open while the run executes */
 	char *manual_steps; /* owned: what a failed rollback left for people to do, a line each */
+	struct cd_prober *prober;  /* the plan's downtime probe, from the first change to the end */
+	struct cJSON *downtime;	   /* owned; what the prober measured (validate.h), or NULL */
 
 	struct cd_docker **docker; /* per target, opened on first use */
 	FILE *timing;

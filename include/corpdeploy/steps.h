@@ -238,6 +238,7 @@ struct cd_tls_check {
 	int64_t port;
 	int64_t min_days;
 	int verify;
+	const char *ca; /* a CA bundle to verify against, relative to the plan; NULL: the system's */
 };
 
 struct cd_file_mode {

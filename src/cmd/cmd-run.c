@@ -17,6 +17,7 @@
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/report.h"
+#include "corpdeploy/validate.h"
 
 static void on_signal(int signo)
 {
@@ -132,6 +133,7 @@ int cd_cmd_execute(struct cd_cmd_session *s, const char *run_id, int rollback,
 	struct cd_run *run = cd_run_new(s->plan, &opts);
 	cd_cmd_catch_signals();
 	enum cd_run_outcome outcome = cd_run_execute(run);
+	cd_validate_after_run(run, outcome == CD_RUN_OK);
 	switch (outcome) {
 	case CD_RUN_OK: code = CD_EXIT_OK; break;
 	case CD_RUN_PRECHECK_FAILED: code = CD_EXIT_PRECHECK; break;
@@ -159,7 +161,7 @@ int cd_cmd_execute(struct cd_cmd_session *s, const char *run_id, int rollback,
 			run_id, s->plan->path);
 	cd_log_info("timing log: %s", timing);
 	struct cd_report_input report_in = { .outcome = outcome, .exit_code = code,
-		.interrupted = cd_run_interrupted() };
+		.interrupted = cd_run_interrupted(), .downtime = run->downtime };
 	cd_cmd_up_report(run, &report_in, run_dir);
 	cd_run_free(run);
 out:

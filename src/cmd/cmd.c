@@ -20,6 +20,7 @@ const struct cd_cmd_entry *const cd_cmd_table[] = {
 	&cd_cmd_rollback_entry,
 	&cd_cmd_status_entry,
 	&cd_cmd_up_entry,
+	&cd_cmd_validate_entry,
 	&cd_cmd_version_entry,
 };
 const size_t cd_cmd_table_count = CD_ARRAY_SIZE(cd_cmd_table);

@@ -20,6 +20,7 @@
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
+#include "corpdeploy/validate.h"
 #include "engine-internal.h"
 
 const char *const cd_result_names[] = { "pending", "ok", "failed", "skipped", "unchanged", NULL };
@@ -92,6 +93,8 @@ void cd_run_free(struct cd_run *run)
 {
 	if (!run)
 		return;
+	cd_prober_stop(run->prober, NULL, NULL);
+	cJSON_Delete(run->downtime);
 	for (size_t i = 0; i < run->n_steps; i++) {
 		free(run->steps[i].message);
 		cJSON_Delete(run->steps[i].details);
@@ -144,11 +147,23 @@ int cd_run_docker(struct cd_run *run, const char *target, struct cd_docker **ret
 	return r;
 }
 
+/* The downtime prober starts with the first change the run makes (only one caller sees it first). */
+void engine_probe_start(struct cd_run *run)
+{
+	const struct cd_probe *p = run->plan->probe;
+	if (p && p->url)
+		run->prober = cd_prober_start(p->url, p->interval_ms, p->timeout_ms, (long)p->expect,
+			run->plan->release);
+}
+
 void cd_run_mark_changed(struct cd_run *run)
 {
 	pthread_mutex_lock(&run->lock);
+	int first = !run->changed;
 	run->changed = 1;
 	pthread_mutex_unlock(&run->lock);
+	if (first)
+		engine_probe_start(run);
 }
 
 const char *cd_run_env(const struct cd_run *run, const char *name)
@@ -462,6 +477,19 @@ enum cd_run_outcome cd_run_execute(struct cd_run *run)
 			run->phases[i].phase = CD_LIST_AT(&plan->phases, struct cd_phase, i);
 			run->phases[i].result = CD_RESULT_SKIPPED;
 		}
+
+	if (run->prober) {
+		int64_t gap;
+		const struct cd_triggers *t = plan->rollback ? plan->rollback->triggers : NULL;
+		cd_prober_stop(run->prober, &run->downtime, &gap);
+		run->prober = NULL;
+		if (t && t->downtime_over_ms >= 0 && gap > t->downtime_over_ms) {
+			char a[32], b[32];
+			set_failure(run, "measured downtime %s crossed the downtime_over trigger (%s)",
+				cd_duration_format(gap, a, sizeof(a)),
+				cd_duration_format(t->downtime_over_ms, b, sizeof(b)));
+		}
+	}
 
 	enum cd_run_outcome outcome = CD_RUN_OK;
 	if (!run->failed) {

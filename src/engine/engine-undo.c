@@ -82,8 +82,11 @@ int cd_run_push_undo(struct cd_run *run, const struct cd_step *step, const char 
 	u->action = cd_xstrdup(action);
 	u->data = data;
 	u->seq = seq;
+	int first = !run->changed;
 	run->changed = 1;
 	pthread_mutex_unlock(&run->lock);
+	if (first)
+		engine_probe_start(run);
 	return 0;
 }
 

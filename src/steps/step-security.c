@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "corpdeploy/engine.h"
 #include "corpdeploy/steps.h"
+#include "corpdeploy/validate.h"
 
 static const char *const header_presets[] = { "hsts", "x-frame-options", "x-content-type-options",
 	"csp", "referrer-policy", NULL };
@@ -43,6 +47,7 @@ static const struct cd_field tls_fields[] = {
 		.def = "14", .min = 0, .max = 3650 },
 	{ .key = "verify", .type = CD_T_BOOL, .offset = offsetof(struct cd_tls_check, verify),
 		.def = "true" },
+	{ .key = "ca", .type = CD_T_STR, .offset = offsetof(struct cd_tls_check, ca) },
 	{ 0 },
 };
 
@@ -163,6 +168,18 @@ static void security_describe(const struct cd_step *step, struct cd_buf *out)
 	}
 }
 
+static int security_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	cJSON *d = NULL;
+	int r = cd_security_run(ctx->run, ctx->step->args, ctx->deadline_ms, &d, err);
+	ctx->details = d;
+	const cJSON *findings = cJSON_GetObjectItemCaseSensitive(d, "findings");
+	cd_buf_addf(&ctx->message, "score %d/100, %d findings",
+		(int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "score")),
+		cJSON_GetArraySize(findings));
+	return r;
+}
+
 const struct cd_step_kind cd_step_kind_security = {
 	.name = "security",
 	.main = { .key = "security", .type = CD_T_STR, .offset = offsetof(struct cd_step_security, url) },
@@ -170,4 +187,5 @@ const struct cd_step_kind cd_step_kind_security = {
 	.validate = security_validate,
 	.resolve = security_resolve,
 	.describe = security_describe,
+	.apply = security_apply,
 };

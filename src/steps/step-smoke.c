@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "corpdeploy/engine.h"
+#include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
+#include "corpdeploy/validate.h"
 
 static const struct cd_field smoke_check_fields[] = {
 	{ .key = "name", .type = CD_T_STR, .offset = offsetof(struct cd_smoke_check, name),
@@ -248,6 +253,32 @@ static void smoke_describe(const struct cd_step *step, struct cd_buf *out)
 		smoke_count(s->suite), ncat);
 }
 
+/* Every check runs; the step fails when one did, naming the first in suite order. */
+static int smoke_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_smoke *s = ctx->step->args;
+	cJSON *d = NULL;
+	int r = cd_smoke_run(ctx->run, s->suite, ctx->deadline_ms, &d, err);
+	ctx->details = d;
+	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(d, "checks"), *c;
+	int passed = 0, total = 0;
+	cJSON_ArrayForEach(c, checks) {
+		const char *result = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "result"));
+		total++;
+		if (result && strcmp(result, "passed") == 0) {
+			passed++;
+			continue;
+		}
+		cd_log_warn("smoke check failed: %s / %s: %s",
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "category")),
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name")),
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "message")));
+	}
+	cd_buf_addf(&ctx->message, "%d/%d checks passed in %zu categories", passed, total,
+		s->suite->categories.n);
+	return r;
+}
+
 const struct cd_step_kind cd_step_kind_smoke = {
 	.name = "smoke",
 	.main = { .key = "smoke", .flags = CD_FIELD_REQUIRED, .type = CD_T_CUSTOM, .offset = 0,
@@ -255,4 +286,5 @@ const struct cd_step_kind cd_step_kind_smoke = {
 	.schema = &smoke_schema,
 	.resolve = smoke_resolve,
 	.describe = smoke_describe,
+	.apply = smoke_apply,
 };
