@@ -10,10 +10,13 @@
 #include "corpdeploy/log.h"
 
 const struct cd_cmd_entry *const cd_cmd_table[] = {
+	&cd_cmd_backup_entry,
+	&cd_cmd_backups_entry,
 	&cd_cmd_help_entry,
 	&cd_cmd_lint_entry,
 	&cd_cmd_lock_entry,
 	&cd_cmd_plan_entry,
+	&cd_cmd_restore_entry,
 	&cd_cmd_status_entry,
 	&cd_cmd_up_entry,
 	&cd_cmd_version_entry,
