@@ -243,6 +243,18 @@ const cJSON *backup_manifest_find(const cJSON *manifest, const char *field, cons
 	return NULL;
 }
 
+/* Compares a part's hash with its manifest entry. */
+static int part_check(const char *path, const cJSON *part, struct cd_sha256 *sha, uint64_t size,
+	struct cd_error *err)
+{
+	char hex[65];
+	cd_sha256_final_hex(sha, hex);
+	if ((double)size != jnum(part, "size") || strcmp(hex, jstr(part, "sha256")) != 0)
+		return cd_error_set(err, CD_EFAIL, "%s: checksum mismatch in %s", path,
+			jstr(part, "entry"));
+	return 0;
+}
+
 int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sink, void *opaque,
 	struct cd_error *err)
 {
@@ -256,8 +268,6 @@ int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sin
 		cJSON_Delete(manifest);
 		return r;
 	}
-	char want[65];
-	snprintf(want, sizeof(want), "%s", jstr(m, "sha256"));
 	const cJSON *parts = cJSON_GetObjectItemCaseSensitive(m, "parts");
 	int n_parts = cJSON_GetArraySize(parts), next = 0;
 	struct archive *a = NULL;
@@ -266,33 +276,31 @@ int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sin
 		return r;
 	}
 	unsigned char *block = cd_xmalloc(READ_BLOCK);
-	struct cd_sha256 sha;
-	cd_sha256_init(&sha);
 	struct archive_entry *e;
 	while (r == 0 && next < n_parts && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		const char *part = jstr(cJSON_GetArrayItem(parts, next), "entry");
-		if (strcmp(archive_entry_pathname(e), part) != 0)
+		const cJSON *part = cJSON_GetArrayItem(parts, next);
+		if (strcmp(archive_entry_pathname(e), jstr(part, "entry")) != 0)
 			continue;
 		next++;
+		struct cd_sha256 sha;
+		uint64_t size = 0;
+		cd_sha256_init(&sha);
 		for (;;) {
 			la_ssize_t n = archive_read_data(a, block, READ_BLOCK);
 			if (n < 0)
-				r = cd_error_set(err, CD_EFAIL, "%s: corrupt at %s", path, part);
+				r = cd_error_set(err, CD_EFAIL, "%s: corrupt at %s", path, jstr(part, "entry"));
 			if (n <= 0)
 				break;
 			cd_sha256_update(&sha, block, (size_t)n);
+			size += (uint64_t)n;
 			if ((r = sink(opaque, block, (size_t)n, err)) < 0)
 				break;
 		}
+		if (r == 0)
+			r = part_check(path, part, &sha, size, err);
 	}
 	if (r == 0 && next != n_parts)
 		r = cd_error_set(err, CD_EFAIL, "%s: stream '%s' is incomplete", path, name);
-	if (r == 0) {
-		char hex[65];
-		cd_sha256_final_hex(&sha, hex);
-		if (strcmp(hex, want) != 0)
-			r = cd_error_set(err, CD_EFAIL, "%s: checksum mismatch in stream '%s'", path, name);
-	}
 	free(block);
 	archive_read_free(a);
 	cJSON_Delete(manifest);
@@ -305,8 +313,8 @@ struct stream_pull {
 	struct archive *a;
 	const cJSON *parts;
 	int n_parts, next, in_part;
-	struct cd_sha256 sha;
-	char want[65];
+	struct cd_sha256 sha; /* of the part being read */
+	uint64_t size;
 };
 
 static long stream_pull(void *opaque, void *buf, size_t len, struct cd_error *err)
@@ -320,18 +328,17 @@ static long stream_pull(void *opaque, void *buf, size_t len, struct cd_error *er
 					s->name);
 			if (n > 0) {
 				cd_sha256_update(&s->sha, buf, (size_t)n);
+				s->size += (uint64_t)n;
 				return (long)n;
 			}
 			s->in_part = 0;
+			int r = part_check(s->path, cJSON_GetArrayItem(s->parts, s->next - 1), &s->sha,
+				s->size, err);
+			if (r < 0)
+				return r;
 		}
-		if (s->next == s->n_parts) {
-			char hex[65];
-			cd_sha256_final_hex(&s->sha, hex);
-			if (strcmp(hex, s->want) != 0)
-				return cd_error_set(err, CD_EFAIL, "%s: checksum mismatch in stream '%s'",
-					s->path, s->name);
+		if (s->next == s->n_parts)
 			return 0;
-		}
 		struct archive_entry *e;
 		if (archive_read_next_header(s->a, &e) != ARCHIVE_OK)
 			return cd_error_set(err, CD_EFAIL, "%s: stream '%s' is incomplete", s->path,
@@ -340,6 +347,8 @@ static long stream_pull(void *opaque, void *buf, size_t len, struct cd_error *er
 			    jstr(cJSON_GetArrayItem(s->parts, s->next), "entry")) == 0) {
 			s->next++;
 			s->in_part = 1;
+			s->size = 0;
+			cd_sha256_init(&s->sha);
 		}
 	}
 }
@@ -360,8 +369,6 @@ int cd_backup_restore_stream_cmd(const char *path, const char *name, const char 
 	struct stream_pull s = { .path = path, .name = name,
 		.parts = cJSON_GetObjectItemCaseSensitive(m, "parts") };
 	s.n_parts = cJSON_GetArraySize(s.parts);
-	snprintf(s.want, sizeof(s.want), "%s", jstr(m, "sha256"));
-	cd_sha256_init(&s.sha);
 	if ((r = backup_read_open(path, &s.a, err)) < 0) {
 		cJSON_Delete(manifest);
 		return r;

@@ -38,7 +38,6 @@ struct cd_backup_writer {
 	size_t part_len;
 	unsigned part_no;
 	uint64_t stream_size;
-	struct cd_sha256 stream_sha;
 	cJSON *stream_parts;
 	uint64_t stream_total; /* every stream's bytes, for the summary */
 };
@@ -301,7 +300,6 @@ int cd_backup_stream_begin(struct cd_backup_writer *w, const char *name, struct 
 	w->part_len = 0;
 	w->part_no = 0;
 	w->stream_size = 0;
-	cd_sha256_init(&w->stream_sha);
 	w->stream_parts = cJSON_CreateArray();
 	return 0;
 }
@@ -343,7 +341,7 @@ int cd_backup_stream_write(struct cd_backup_writer *w, const void *data, size_t 
 	const unsigned char *p = data;
 	if (!w->stream_name)
 		return cd_error_set(err, CD_EFAIL, "no stream is being written");
-	cd_sha256_update(&w->stream_sha, data, len);
+	/* Hashed once, part by part as they are flushed: a dump's bytes are costly to go over twice. */
 	w->stream_size += len;
 	while (len) {
 		size_t room = CD_BACKUP_PART_MAX - w->part_len;
@@ -369,13 +367,10 @@ int cd_backup_stream_end(struct cd_backup_writer *w, struct cd_error *err)
 	if (w->part_len || w->part_no == 0)
 		r = flush_part(w, err);
 	if (r == 0) {
-		char hex[65];
-		cd_sha256_final_hex(&w->stream_sha, hex);
 		cJSON *m = cJSON_CreateObject();
 		cJSON_AddStringToObject(m, "path", w->stream_name);
 		cJSON_AddStringToObject(m, "type", "stream");
 		cJSON_AddNumberToObject(m, "size", (double)w->stream_size);
-		cJSON_AddStringToObject(m, "sha256", hex);
 		cJSON_AddItemToObject(m, "parts", w->stream_parts);
 		w->stream_parts = NULL;
 		cJSON_AddItemToArray(w->entries, m);
