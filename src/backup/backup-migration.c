@@ -42,9 +42,32 @@ static const struct cd_step *dump_before(const struct cd_plan *plan, const struc
 	return found;
 }
 
+/* ${previous.migration} in the down command is the version before this run's migration. */
+static void resolve_previous(cJSON *down_record, const char *version_before)
+{
+	static const char var[] = "${previous.migration}";
+	cJSON *a;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(down_record, "argv")) {
+		if (!cJSON_IsString(a) || !strstr(a->valuestring, var))
+			continue;
+		struct cd_buf b = CD_BUF_INIT;
+		const char *p = a->valuestring, *hit;
+		while ((hit = strstr(p, var))) {
+			cd_buf_add(&b, p, (size_t)(hit - p));
+			cd_buf_adds(&b, version_before);
+			p = hit + sizeof(var) - 1;
+		}
+		cd_buf_adds(&b, p);
+		cJSON_SetValuestring(a, b.buf);
+		cd_buf_release(&b);
+	}
+}
+
 cJSON *cd_migration_undo_data(struct cd_step_ctx *ctx, const char *version_before,
 	cJSON *down_record)
 {
+	if (down_record)
+		resolve_previous(down_record, version_before ? version_before : "");
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "step", ctx->step->name);
 	cJSON_AddStringToObject(d, "version_before", version_before ? version_before : "");

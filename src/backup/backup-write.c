@@ -409,8 +409,7 @@ void cd_backup_writer_abort(struct cd_backup_writer *w)
 	if (!w)
 		return;
 	if (w->a) {
-		/* Closing would write a trailer; the file goes anyway. */
-		archive_write_fail(w->a);
+		/* Freeing closes, writing a trailer into a file that goes anyway. */
 		archive_write_free(w->a);
 		w->a = NULL;
 	}

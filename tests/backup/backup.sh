@@ -131,7 +131,7 @@ update schema_version set version = '002';
 SQL
 cat >"$work/down.sql" <<'SQL'
 alter table orders drop column note;
-update schema_version set version = '001';
+update schema_version set version = :'ver';
 SQL
 cat >"$work/down-broken.sql" <<'SQL'
 alter table orders drop column no_such_column;
@@ -175,7 +175,7 @@ phases:
         env: { PGPASSWORD: "\${DB_PASSWORD}" }
 EOF
 	if [ "$down" != - ]; then
-		echo "        undo: [psql, -h, 127.0.0.1, -p, \"$pg_port\", -U, postgres, -d, appdb, -v, ON_ERROR_STOP=1, -q, -f, $down]" >>"$f"
+		echo "        undo: [psql, -h, 127.0.0.1, -p, \"$pg_port\", -U, postgres, -d, appdb, -v, ON_ERROR_STOP=1, -v, \"ver=\${previous.migration}\", -q, -f, $down]" >>"$f"
 	fi
 	cat >>"$f" <<EOF
         migration:
