@@ -11,8 +11,10 @@
 #   baseline    pg_dump DB | zstd -3 -T1 > file
 #   corpdeploy  corpdeploy backup PLAN, whose step runs the same pg_dump and
 #               streams it into its archive (zstd level 3, one thread)
-# and prints the dump's size, each run's MiB/s (dump bytes / wall time) and
-# corpdeploy's peak RSS (/usr/bin/time -v). Stops its server by PID.
+# and prints the dump's size, each run's MiB/s (dump bytes / wall time), the
+# CPU seconds (user + sys of the whole pipeline, pg_dump included: on a
+# loaded machine the steadier figure) and corpdeploy's peak RSS
+# (/usr/bin/time -v). Stops its server by PID.
 set -u
 
 bin=$(realpath "$1")
@@ -75,23 +77,27 @@ dump_bytes=""
 for round in 1 2; do
 	sync
 	t0=$(now)
-	pg_dump -d benchdb | zstd -3 -T1 -q >"$work/baseline.sql.zst"
+	/usr/bin/time -f "%U %S" -o "$work/base-time.txt" \
+		sh -c 'pg_dump -d benchdb | zstd -3 -T1 -q >"$1"' sh "$work/baseline.sql.zst"
 	t1=$(now)
+	base_cpu=$(awk '{ print $1 + $2 }' "$work/base-time.txt")
 	base_size=$(stat -c %s "$work/baseline.sql.zst")
 	[ -z "$dump_bytes" ] && dump_bytes=$(zstd -dc "$work/baseline.sql.zst" | wc -c)
 	rm -f "$work/baseline.sql.zst"
 	echo "round $round baseline:   $(mib_s "$dump_bytes" "$t0" "$t1") MiB/s" \
-		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, compressed $((base_size / 1048576)) MiB)"
+		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, CPU ${base_cpu}s, compressed $((base_size / 1048576)) MiB)"
 	sync
 	t0=$(now)
 	/usr/bin/time -v -o "$work/time.txt" "$bin" -q backup "$work/plan.yaml" >"$work/out" 2>&1 ||
 		{ cat "$work/out"; exit 1; }
 	t1=$(now)
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
+	cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { print t }' "$work/time.txt")
 	arch=$(ls "$work"/state/bench/runs/*/backup-db.tar.zst)
 	echo "round $round corpdeploy: $(mib_s "$dump_bytes" "$t0" "$t1") MiB/s" \
-		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, archive $(($(stat -c %s "$arch") / 1048576)) MiB," \
+		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, CPU ${cpu}s, archive $(($(stat -c %s "$arch") / 1048576)) MiB," \
 		"peak RSS $((rss / 1024)) MiB)"
 done
 echo "dump size: $((dump_bytes / 1048576)) MiB (plain pg_dump output)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
