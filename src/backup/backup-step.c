@@ -123,6 +123,9 @@ int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	int r = backup_check_place(run, ctx->step, b->service, err);
 	if (r < 0)
 		return r;
+	if (b->upload == 1 && !run->plan->backup_storage)
+		return cd_error_set(err, CD_EUSAGE,
+			"step '%s': 'upload: true' needs the plan's backup_storage", ctx->step->name);
 	char *dir = cd_backup_run_dir(run->plan, run->run_id);
 	char *path = cd_backup_archive_path(run->plan, run->run_id, ctx->step->name);
 	struct cd_backup_writer *w = NULL;

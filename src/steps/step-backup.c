@@ -57,9 +57,11 @@ static int backup_resolve(struct cd_decoder *dec, const struct cd_plan *plan, st
 	const struct cd_step_backup *b = step->args;
 	int rc = cd_step_require_service(dec, plan, b->service, cd_node_get(step->node, "service"),
 		"service");
+	/* A warning, so that plans written before backup_storage still load; `up` refuses the step. */
 	if (b->upload == 1 && !plan->backup_storage)
-		rc = cd_decode_error(dec, cd_node_get(step->node, "upload"),
-			"%s: 'upload: true' needs the plan's backup_storage", cd_decode_where(dec));
+		cd_decode_warning(dec, cd_node_get(step->node, "upload"),
+			"%s: 'upload: true' needs the plan's backup_storage; the step will fail without it",
+			cd_decode_where(dec));
 	return rc;
 }
 
