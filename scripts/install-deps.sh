@@ -9,7 +9,7 @@ packages=(
 	check valgrind python3 git shellcheck groff man-db curl
 	docker.io docker-registry apache2-utils busybox-static tmux docker-compose
 	openssh-server openssh-client postgresql redis-server redis-tools nginx-light
-	libxml2-utils chromium python3-jsonschema wrk sqlite3
+	libxml2-utils chromium python3-jsonschema wrk sqlite3 zstd
 )
 # npm (for the S3 test server): the machine's own Node.js when it has one.
 command -v npm >/dev/null || packages+=(nodejs npm)
@@ -22,3 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# s3rver, the S3 server of the backup tests, outside the repository.
+s3rver_cache=/var/cache/corpdeploy-test/npm
+[ -x "$s3rver_cache/node_modules/.bin/s3rver" ] ||
+	npm install --prefix "$s3rver_cache" --no-audit --no-fund s3rver@3 >/dev/null

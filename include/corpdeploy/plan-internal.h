@@ -25,5 +25,6 @@ extern const struct cd_schema plan_rollback_schema;
 extern const struct cd_schema plan_report_schema;
 extern const struct cd_schema plan_webhook_schema;
 extern const struct cd_schema plan_probe_schema;
+extern const struct cd_schema plan_backup_storage_schema;
 
 #endif

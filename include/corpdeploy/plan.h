@@ -147,6 +147,17 @@ struct cd_report_cfg {
 	const char *template;
 };
 
+/* S3-compatible storage for off-site copies of backups (backup_storage:). */
+struct cd_backup_storage {
+	CD_OBJ_HEAD;
+	const char *endpoint; /* http(s)://host[:port], path-style requests */
+	const char *bucket;
+	const char *prefix;   /* key prefix; default: the plan's name */
+	const char *region;
+	const char *access_key_secret; /* names of secrets holding the keys */
+	const char *secret_key_secret;
+};
+
 struct cd_webhook {
 	CD_OBJ_HEAD;
 	const char *url;
@@ -181,6 +192,7 @@ struct cd_plan {
 	struct cd_report_cfg *report;
 	struct cd_list notify; /* struct cd_webhook */
 	struct cd_probe *probe;
+	struct cd_backup_storage *backup_storage;
 
 	const char *path;     /* the plan file as given */
 	const char *dir;      /* its directory */

@@ -116,6 +116,7 @@ struct cd_step_backup {
 	struct cd_cmd restore;
 	int upload;
 	int64_t keep;
+	struct cd_kvs env; /* for dump and restore: PGPASSWORD: ${DB_PASSWORD} */
 };
 
 struct cd_step_restore {

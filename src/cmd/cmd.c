@@ -10,12 +10,15 @@
 #include "corpdeploy/log.h"
 
 const struct cd_cmd_entry *const cd_cmd_table[] = {
+	&cd_cmd_backup_entry,
+	&cd_cmd_backups_entry,
 	&cd_cmd_help_entry,
 	&cd_cmd_history_entry,
 	&cd_cmd_lint_entry,
 	&cd_cmd_lock_entry,
 	&cd_cmd_plan_entry,
 	&cd_cmd_report_entry,
+	&cd_cmd_restore_entry,
 	&cd_cmd_resume_entry,
 	&cd_cmd_rollback_entry,
 	&cd_cmd_status_entry,

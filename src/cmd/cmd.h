@@ -22,12 +22,15 @@ struct cd_cmd_entry {
 };
 
 /* The entries, one per cmd-<name>.c. */
+extern const struct cd_cmd_entry cd_cmd_backup_entry;
+extern const struct cd_cmd_entry cd_cmd_backups_entry;
 extern const struct cd_cmd_entry cd_cmd_help_entry;
 extern const struct cd_cmd_entry cd_cmd_history_entry;
 extern const struct cd_cmd_entry cd_cmd_lint_entry;
 extern const struct cd_cmd_entry cd_cmd_lock_entry;
 extern const struct cd_cmd_entry cd_cmd_plan_entry;
 extern const struct cd_cmd_entry cd_cmd_report_entry;
+extern const struct cd_cmd_entry cd_cmd_restore_entry;
 extern const struct cd_cmd_entry cd_cmd_resume_entry;
 extern const struct cd_cmd_entry cd_cmd_rollback_entry;
 extern const struct cd_cmd_entry cd_cmd_status_entry;

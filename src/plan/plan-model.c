@@ -507,6 +507,29 @@ const struct cd_schema plan_report_schema = {
 	.validate = report_validate,
 };
 
+static const struct cd_field backup_storage_fields[] = {
+	{ .key = "endpoint", .type = CD_T_STR, .offset = offsetof(struct cd_backup_storage, endpoint),
+		.flags = CD_FIELD_REQUIRED },
+	{ .key = "bucket", .type = CD_T_STR, .offset = offsetof(struct cd_backup_storage, bucket),
+		.flags = CD_FIELD_REQUIRED },
+	{ .key = "prefix", .type = CD_T_STR, .offset = offsetof(struct cd_backup_storage, prefix) },
+	{ .key = "region", .type = CD_T_STR, .offset = offsetof(struct cd_backup_storage, region),
+		.def = "us-east-1" },
+	{ .key = "access_key_secret", .type = CD_T_STR,
+		.offset = offsetof(struct cd_backup_storage, access_key_secret),
+		.flags = CD_FIELD_REQUIRED | CD_FIELD_RAW },
+	{ .key = "secret_key_secret", .type = CD_T_STR,
+		.offset = offsetof(struct cd_backup_storage, secret_key_secret),
+		.flags = CD_FIELD_REQUIRED | CD_FIELD_RAW },
+	{ 0 },
+};
+
+const struct cd_schema plan_backup_storage_schema = {
+	.what = "backup_storage",
+	.size = sizeof(struct cd_backup_storage),
+	.fields = backup_storage_fields,
+};
+
 static const struct cd_field webhook_fields[] = {
 	{ .key = "url", .type = CD_T_STR, .offset = offsetof(struct cd_webhook, url),
 		.flags = CD_FIELD_REQUIRED },
@@ -586,6 +609,8 @@ static const struct cd_field plan_fields[] = {
 		.sub = &plan_webhook_schema },
 	{ .key = "probe", .type = CD_T_STRUCT, .offset = offsetof(struct cd_plan, probe),
 		.sub = &plan_probe_schema },
+	{ .key = "backup_storage", .type = CD_T_STRUCT, .offset = offsetof(struct cd_plan, backup_storage),
+		.sub = &plan_backup_storage_schema },
 	{ 0 },
 };
 

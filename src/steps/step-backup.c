@@ -4,6 +4,7 @@
  */
 #include <stddef.h>
 
+#include "corpdeploy/backup.h"
 #include "corpdeploy/steps.h"
 
 static const char *const backup_types[] = { "files", "database", NULL };
@@ -17,6 +18,7 @@ static const struct cd_field backup_fields[] = {
 		.def = "false" },
 	{ .key = "keep", .type = CD_T_INT, .offset = offsetof(struct cd_step_backup, keep),
 		.def = "5", .min = 1, .max = 1000 },
+	{ .key = "env", .type = CD_T_MAP, .offset = offsetof(struct cd_step_backup, env) },
 	{ 0 },
 };
 
@@ -53,8 +55,14 @@ static int backup_validate(struct cd_decoder *dec, const struct cd_node *map, vo
 static int backup_resolve(struct cd_decoder *dec, const struct cd_plan *plan, struct cd_step *step)
 {
 	const struct cd_step_backup *b = step->args;
-	return cd_step_require_service(dec, plan, b->service, cd_node_get(step->node, "service"),
+	int rc = cd_step_require_service(dec, plan, b->service, cd_node_get(step->node, "service"),
 		"service");
+	/* A warning, so that plans written before backup_storage still load; `up` refuses the step. */
+	if (b->upload == 1 && !plan->backup_storage)
+		cd_decode_warning(dec, cd_node_get(step->node, "upload"),
+			"%s: 'upload: true' needs the plan's backup_storage; the step will fail without it",
+			cd_decode_where(dec));
+	return rc;
 }
 
 static void backup_describe(const struct cd_step *step, struct cd_buf *out)
@@ -90,4 +98,5 @@ const struct cd_step_kind cd_step_kind_backup = {
 	.resolve = backup_resolve,
 	.describe = backup_describe,
 	.default_name = backup_name,
+	.apply = cd_backup_step_apply,
 };

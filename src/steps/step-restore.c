@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpdeploy/backup.h"
 #include "corpdeploy/steps.h"
 
 static const struct cd_field restore_fields[] = { { 0 } };
@@ -52,4 +53,5 @@ const struct cd_step_kind cd_step_kind_restore = {
 	.resolve = restore_resolve,
 	.describe = restore_describe,
 	.default_name = restore_name,
+	.apply = cd_backup_restore_step_apply,
 };

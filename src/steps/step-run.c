@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "corpdeploy/backup.h"
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/steps.h"
@@ -274,8 +275,12 @@ static cJSON *undo_record(const struct run_place *p, const struct cd_cmd *undo, 
 	return o;
 }
 
+static int run_undo_down(struct cd_run *run, const cJSON *down, struct cd_error *err);
+
 static int run_undo(struct cd_run *run, const char *action, const cJSON *data, struct cd_error *err)
 {
+	if (strcmp(action, "migration") == 0)
+		return cd_migration_undo(run, data, run_undo_down, err);
 	if (strcmp(action, "command") != 0)
 		return cd_error_set(err, CD_EFAIL, "cannot undo '%s' of a run step", action);
 	struct run_place *place = cd_xcalloc(1, sizeof(*place));
@@ -304,6 +309,50 @@ static int run_undo(struct cd_run *run, const char *action, const cJSON *data, s
 	return r;
 }
 
+static int run_undo_down(struct cd_run *run, const cJSON *down, struct cd_error *err)
+{
+	return run_undo(run, "command", down, err);
+}
+
+/* A migration's schema version: its version_query's last line of output, where the step runs. */
+static int migration_version(struct cd_step_ctx *ctx, const struct run_place *place, char **ret,
+	struct cd_error *err)
+{
+	const struct cd_step_run *r = ctx->step->args;
+	const char *sh[4];
+	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
+	int status = -1;
+	int rc = run_in_place(ctx->run, place, cmd_argv(&r->migration->version_query, sh),
+		cd_run_left(ctx->deadline_ms), &status, &out, &eout, err);
+	if (rc == 0 && status != 0)
+		rc = cd_error_set(err, CD_EFAIL, "the migration's version_query exited with %d: %.300s",
+			status, eout.len ? eout.buf : out.buf);
+	if (rc == 0)
+		*ret = cd_migration_version(out.buf);
+	cd_buf_release(&out);
+	cd_buf_release(&eout);
+	return rc;
+}
+
+/*
+ * A migration pushes one record with both ways back (its down command and
+ * this run's dump), and keeps the versions before and after in its details.
+ */
+static int migration_begin(struct cd_step_ctx *ctx, const struct run_place *place, char **ret_before,
+	struct cd_error *err)
+{
+	const struct cd_step_run *r = ctx->step->args;
+	int rc = migration_version(ctx, place, ret_before, err);
+	if (rc < 0)
+		return rc;
+	cJSON *down = r->undo.argv.n ? undo_record(place, &r->undo,
+		ctx->step->timeout_ms > 0 ? ctx->step->timeout_ms : 600000) : NULL;
+	return cd_run_push_undo(ctx->run, ctx->step, "migration",
+		cd_migration_undo_data(ctx, *ret_before, down), err,
+		"take migration '%s' back to version %s", ctx->step->name,
+		**ret_before ? *ret_before : "(none)");
+}
+
 static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 {
 	const struct cd_step_run *r = ctx->step->args;
@@ -311,8 +360,15 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	const char *sh[4];
 	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
 	int status = -1, rc;
+	char *version_before = NULL;
 
-	if (r->undo.argv.n) {
+	if (r->migration) {
+		if ((rc = migration_begin(ctx, place, &version_before, err)) < 0) {
+			free(version_before);
+			run_place_free(place);
+			return rc;
+		}
+	} else if (r->undo.argv.n) {
 		struct cd_buf d = CD_BUF_INIT;
 		cd_step_describe_cmd(&r->undo, &d);
 		rc = cd_run_push_undo(ctx->run, ctx->step, "command",
@@ -348,6 +404,19 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 		else
 			cd_buf_addf(&ctx->message, "exit %d", status);
 	}
+	if (r->migration && rc == 0) {
+		char *after = NULL;
+		if ((rc = migration_version(ctx, place, &after, err)) == 0) {
+			ctx->details = cd_migration_details(status, version_before, after);
+			cd_buf_addf(&ctx->message, " (version %s -> %s)",
+				*version_before ? version_before : "(none)", after);
+		}
+		free(after);
+	} else if (r->migration && status >= 0) {
+		/* Failed half way: the report still shows where it started. */
+		ctx->details = cd_migration_details(status, version_before, "");
+	}
+	free(version_before);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
 	run_place_free(place);

@@ -1,0 +1,254 @@
+/*
+ * The backup and restore step kinds' work. A backup writes one archive per
+ * step into its run's directory: files archived from where they are, or a
+ * database dump streamed from the dump command's stdout into the archive as
+ * it comes. It changes nothing it would have to undo; retention removes the
+ * step's oldest archives past `keep` once the new one is safely written.
+ * A restore step verifies this run's archive of the backup it names, then
+ * puts the files back or feeds the dump to the backup's restore command.
+ *
+ * Where: the machine corpdeploy runs on. Dumps inside a service's container
+ * and on SSH targets are refused with a clear message for now.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "corpdeploy/backup.h"
+#include "corpdeploy/engine.h"
+#include "corpdeploy/log.h"
+#include "corpdeploy/steps.h"
+#include "backup-internal.h"
+
+#define DUMP_STDERR_TAIL 400
+
+char **backup_env_strv(const struct cd_step_backup *b)
+{
+	char **env = cd_xcalloc(b->env.n + 1, sizeof(char *));
+	for (size_t i = 0; i < b->env.n; i++)
+		env[i] = cd_xasprintf("%s=%s", b->env.items[i].key, b->env.items[i].value);
+	return env;
+}
+
+void backup_strv_free(char **v)
+{
+	for (char **e = v; e && *e; e++)
+		free(*e);
+	free(v);
+}
+
+const char **backup_cmd_argv(const struct cd_cmd *c)
+{
+	const char **argv = cd_xcalloc(c->shell ? 4 : c->argv.n + 1, sizeof(char *));
+	if (c->shell) {
+		argv[0] = "/bin/sh", argv[1] = "-c", argv[2] = c->argv.v[0];
+		return argv;
+	}
+	for (size_t i = 0; i < c->argv.n; i++)
+		argv[i] = c->argv.v[i];
+	return argv;
+}
+
+/* Refuses the places this version cannot reach yet, naming them. */
+int backup_check_place(const struct cd_run *run, const struct cd_step *step, const char *service,
+	struct cd_error *err)
+{
+	if (service)
+		return cd_error_set(err, CD_EFAIL,
+			"step '%s': backups inside the container of service '%s' are not supported yet; "
+			"run the command locally against the database's published port", step->name,
+			service);
+	const struct cd_target *t = step->target ? cd_plan_target(run->plan, step->target) : NULL;
+	if (t && t->kind == CD_TARGET_SSH)
+		return cd_error_set(err, CD_EFAIL,
+			"step '%s': backups on SSH target '%s' are not supported yet", step->name,
+			step->target);
+	return 0;
+}
+
+static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
+{
+	return cd_backup_stream_write(opaque, data, len, err);
+}
+
+static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
+	struct cd_error *err)
+{
+	const struct cd_step_backup *b = ctx->step->args;
+	char *stream = cd_xasprintf("%s.dump", ctx->step->name);
+	int r = cd_backup_stream_begin(w, stream, err);
+	if (r < 0) {
+		free(stream);
+		return r;
+	}
+	const char **argv = backup_cmd_argv(&b->dump);
+	char **env = backup_env_strv(b);
+	struct cd_buf eout = CD_BUF_INIT;
+	int status = -1;
+	r = cd_backup_proc_stream(argv, (const char *const *)env, NULL, NULL, dump_sink, w,
+		cd_run_left(ctx->deadline_ms), &eout, &status, err);
+	if (r == 0 && status != 0) {
+		size_t tl = eout.len;
+		r = cd_error_set(err, CD_EREMOTE, "dump command '%s' exited with %d%s%.*s", argv[0],
+			status, tl ? ": " : "", DUMP_STDERR_TAIL,
+			tl > DUMP_STDERR_TAIL ? eout.buf + tl - DUMP_STDERR_TAIL : eout.buf);
+	}
+	cd_buf_release(&eout);
+	if (r == 0)
+		r = cd_backup_stream_end(w, err);
+	if (r == 0) {
+		cJSON *db = cJSON_CreateObject();
+		cJSON_AddStringToObject(db, "step", ctx->step->name);
+		cJSON_AddStringToObject(db, "stream", stream);
+		cJSON *restore = cJSON_AddArrayToObject(db, "restore");
+		const char **rargv = backup_cmd_argv(&b->restore);
+		for (const char **a = rargv; *a; a++)
+			cJSON_AddItemToArray(restore, cJSON_CreateString(*a));
+		free(rargv);
+		cd_backup_manifest_set(w, "database", db);
+	}
+	free(argv);
+	backup_strv_free(env);
+	free(stream);
+	return r;
+}
+
+int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_backup *b = ctx->step->args;
+	struct cd_run *run = ctx->run;
+	int r = backup_check_place(run, ctx->step, b->service, err);
+	if (r < 0)
+		return r;
+	if (b->upload == 1 && !run->plan->backup_storage)
+		return cd_error_set(err, CD_EUSAGE,
+			"step '%s': 'upload: true' needs the plan's backup_storage", ctx->step->name);
+	char *dir = cd_backup_run_dir(run->plan, run->run_id);
+	char *path = cd_backup_archive_path(run->plan, run->run_id, ctx->step->name);
+	struct cd_backup_writer *w = NULL;
+	struct cd_backup_summary sum;
+	uint64_t dump_bytes = 0;
+	if ((r = cd_engine_mkdirs(dir, 0700, err)) == 0)
+		r = cd_backup_writer_open(path, run->plan->release, run->run_id, &w, err);
+	if (r == 0) {
+		cd_backup_manifest_set(w, "plan", cJSON_CreateString(run->plan->name));
+		cd_backup_manifest_set(w, "step", cJSON_CreateString(ctx->step->name));
+		cd_backup_manifest_set(w, "kind",
+			cJSON_CreateString(b->type == CD_BACKUP_FILES ? "files" : "database"));
+	}
+	for (size_t i = 0; r == 0 && b->type == CD_BACKUP_FILES && i < b->paths.n; i++) {
+		const char *p = b->paths.v[i];
+		char *abs = p[0] == '/' ? cd_xstrdup(p) : cd_xasprintf("%s/%s", run->plan->dir, p);
+		if (abs[0] != '/') {
+			char *cwd = realpath(".", NULL);
+			char *full = cd_xasprintf("%s/%s", cwd ? cwd : "", abs);
+			free(cwd);
+			free(abs);
+			abs = full;
+		}
+		r = cd_backup_add_path(w, abs, err);
+		free(abs);
+	}
+	if (r == 0 && b->type == CD_BACKUP_DATABASE)
+		r = backup_database(ctx, w, err);
+	if (r < 0) {
+		cd_backup_writer_abort(w);
+		goto done;
+	}
+	if ((r = cd_backup_writer_close(w, &sum, err)) < 0)
+		goto done;
+	dump_bytes = sum.stream_bytes;
+
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "archive", path);
+	cJSON_AddNumberToObject(d, "bytes", (double)sum.bytes);
+	cJSON_AddStringToObject(d, "sha256", sum.sha256);
+	cJSON_AddNumberToObject(d, "entries", (double)sum.entries);
+	if (b->type == CD_BACKUP_DATABASE) {
+		cJSON *db = cJSON_AddObjectToObject(d, "database");
+		const char *where = b->service ? b->service : ctx->step->target ? ctx->step->target : "local";
+		cJSON_AddStringToObject(db, "service", where);
+		cJSON_AddNumberToObject(db, "bytes", (double)dump_bytes);
+		struct cd_buf rc = CD_BUF_INIT;
+		cd_step_describe_cmd(&b->restore, &rc);
+		cJSON_AddStringToObject(db, "restore_command", rc.buf);
+		cd_buf_release(&rc);
+	} else {
+		cJSON_AddNullToObject(d, "database");
+	}
+	ctx->details = d;
+
+	char size[32];
+	cd_buf_addf(&ctx->message, "%s, %zu entries, sha256 %.12s", cd_size_format(sum.bytes, size,
+		sizeof(size)), sum.entries, sum.sha256);
+	if (b->upload == 1) {
+		cJSON *up = NULL;
+		if ((r = backup_s3_upload_step(run, path, sum.sha256, sum.bytes, b->keep,
+			     &up, err)) < 0)
+			goto done;
+		cJSON_AddItemToObject(d, "upload", up);
+		cd_buf_adds(&ctx->message, ", uploaded and verified");
+	} else {
+		cJSON_AddNullToObject(d, "upload");
+	}
+	size_t removed = 0;
+	struct cd_error perr = CD_ERROR_INIT;
+	if (cd_backup_prune(run->plan, ctx->step->name, b->keep, &removed, &perr) < 0)
+		cd_log_warn("%s", perr.msg);
+	cd_error_release(&perr);
+	if (removed)
+		cd_buf_addf(&ctx->message, ", %zu old removed", removed);
+done:
+	free(dir);
+	free(path);
+	return r;
+}
+
+int cd_backup_restore_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	const struct cd_step_restore *rs = ctx->step->args;
+	struct cd_run *run = ctx->run;
+	const struct cd_step *bstep = cd_plan_step(run->plan, rs->backup);
+	const struct cd_step_backup *b = bstep->args;
+	char *path = cd_backup_archive_path(run->plan, run->run_id, bstep->name);
+	struct stat st;
+	int r;
+	if (stat(path, &st) < 0) {
+		r = cd_error_set(err, CD_ENOTFOUND,
+			"step '%s' took no backup in this run (no %s): it must come before this step",
+			bstep->name, path);
+		free(path);
+		return r;
+	}
+	/* Restoring changes things: a failure after it still needs a rollback decision. */
+	cd_run_mark_changed(run);
+	if (b->type == CD_BACKUP_FILES) {
+		size_t n = 0;
+		r = cd_backup_restore_files(path, &n, err);
+		if (r == 0)
+			cd_buf_addf(&ctx->message, "%zu files put back from %s", n, bstep->name);
+	} else {
+		char *stream = cd_xasprintf("%s.dump", bstep->name);
+		const char **argv = backup_cmd_argv(&b->restore);
+		char **env = backup_env_strv(b);
+		if ((r = backup_check_place(run, bstep, b->service, err)) == 0)
+			r = cd_backup_restore_stream_cmd(path, stream, argv, (const char *const *)env,
+				cd_run_left(ctx->deadline_ms), err);
+		if (r == 0)
+			cd_buf_addf(&ctx->message, "database restored from %s", bstep->name);
+		free(argv);
+		backup_strv_free(env);
+		free(stream);
+	}
+	if (r == 0) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "archive", path);
+		cJSON_AddStringToObject(d, "backup", bstep->name);
+		ctx->details = d;
+	}
+	free(path);
+	return r;
+}

@@ -1,0 +1,460 @@
+/*
+ * Writing a backup archive in one pass: libarchive's pax writer with zstd,
+ * its output going through our own write callback so that the archive's
+ * sha256 and size are known the moment it is closed, without reading it
+ * back. A stream is cut into parts held in one fixed buffer, so memory stays
+ * bounded whatever the size of the dump.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cjson/cJSON.h>
+
+#include "corpdeploy/backup.h"
+
+struct cd_backup_writer {
+	struct archive *a;
+	int fd;
+	char *path, *tmp;
+	struct cd_sha256 file_sha; /* of the archive's bytes */
+	uint64_t file_bytes;
+	int write_errno;
+	cJSON *manifest, *entries;
+
+	/* The stream being written, if any. */
+	char *stream_name;
+	unsigned char *part; /* CD_BACKUP_PART_MAX bytes */
+	size_t part_len;
+	unsigned part_no;
+	uint64_t stream_size;
+	cJSON *stream_parts;
+	uint64_t stream_total; /* every stream's bytes, for the summary */
+};
+
+static la_ssize_t writer_write(struct archive *a, void *opaque, const void *buf, size_t len)
+{
+	struct cd_backup_writer *w = opaque;
+	const char *p = buf;
+	size_t left = len;
+	while (left) {
+		ssize_t n = write(w->fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			w->write_errno = errno;
+			archive_set_error(a, errno, "cannot write the archive");
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	cd_sha256_update(&w->file_sha, buf, len);
+	w->file_bytes += len;
+	return (la_ssize_t)len;
+}
+
+static int archive_fail(struct cd_backup_writer *w, struct cd_error *err, const char *what)
+{
+	if (w->write_errno)
+		return cd_error_set_errno(err, w->write_errno, "%s: %s", w->path, what);
+	return cd_error_set(err, CD_EIO, "%s: %s: %s", w->path, what,
+		archive_error_string(w->a) ? archive_error_string(w->a) : "libarchive failed");
+}
+
+int cd_backup_writer_open(const char *path, const char *release, const char *run_id,
+	struct cd_backup_writer **ret, struct cd_error *err)
+{
+	struct cd_backup_writer *w = cd_xcalloc(1, sizeof(*w));
+	w->path = cd_xstrdup(path);
+	w->tmp = cd_xasprintf("%s.tmp", path);
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		int e = errno;
+		free(w->path);
+		free(w->tmp);
+		free(w);
+		return cd_error_set_errno(err, e, "cannot create the backup archive %s.tmp", path);
+	}
+	cd_sha256_init(&w->file_sha);
+	w->manifest = cJSON_CreateObject();
+	cJSON_AddStringToObject(w->manifest, "format", "corpdeploy-backup/1");
+	cJSON_AddStringToObject(w->manifest, "release", release ? release : "");
+	cJSON_AddStringToObject(w->manifest, "run_id", run_id ? run_id : "");
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(w->manifest, "created", when);
+	w->entries = cJSON_AddArrayToObject(w->manifest, "entries");
+
+	w->a = archive_write_new();
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+		archive_write_add_filter_zstd(w->a) != ARCHIVE_OK ||
+		archive_write_set_filter_option(w->a, "zstd", "compression-level", "3") != ARCHIVE_OK ||
+		archive_write_set_bytes_per_block(w->a, 64 * 1024) != ARCHIVE_OK ||
+		/* Zero padding after a zstd frame would make the file unreadable to zstd(1). */
+		archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+		archive_write_open2(w->a, w, NULL, writer_write, NULL, NULL) != ARCHIVE_OK) {
+		int r = archive_fail(w, err, "cannot start the archive");
+		cd_backup_writer_abort(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+static void mode_string(unsigned mode, char out[8])
+{
+	snprintf(out, 8, "%04o", mode & 07777);
+}
+
+static struct archive_entry *entry_from_stat(const char *name, const struct stat *st)
+{
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_copy_stat(e, st);
+	struct passwd *pw = getpwuid(st->st_uid);
+	struct group *gr = getgrgid(st->st_gid);
+	if (pw)
+		archive_entry_set_uname(e, pw->pw_name);
+	if (gr)
+		archive_entry_set_gname(e, gr->gr_name);
+	return e;
+}
+
+static cJSON *manifest_entry(const char *path, const char *entry, const char *type,
+	const struct stat *st)
+{
+	cJSON *m = cJSON_CreateObject();
+	char mode[8];
+	cJSON_AddStringToObject(m, "path", path);
+	cJSON_AddStringToObject(m, "entry", entry);
+	cJSON_AddStringToObject(m, "type", type);
+	if (st) {
+		mode_string(st->st_mode, mode);
+		cJSON_AddNumberToObject(m, "size", S_ISREG(st->st_mode) ? (double)st->st_size : 0);
+		cJSON_AddStringToObject(m, "mode", mode);
+		cJSON_AddNumberToObject(m, "uid", st->st_uid);
+		cJSON_AddNumberToObject(m, "gid", st->st_gid);
+		struct passwd *pw = getpwuid(st->st_uid);
+		struct group *gr = getgrgid(st->st_gid);
+		cJSON_AddStringToObject(m, "owner", pw ? pw->pw_name : "");
+		cJSON_AddStringToObject(m, "group", gr ? gr->gr_name : "");
+	}
+	return m;
+}
+
+static int add_regular(struct cd_backup_writer *w, const char *path, const char *name,
+	const struct stat *st0, struct cd_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0)
+		return cd_error_set_errno(err, errno, "cannot back up %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != st0->st_ino) {
+		close(fd);
+		return cd_error_set(err, CD_EIO, "cannot back up %s: it changed while being read", path);
+	}
+	struct archive_entry *e = entry_from_stat(name, &st);
+	int r = 0;
+	if (archive_write_header(w->a, e) != ARCHIVE_OK)
+		r = archive_fail(w, err, "cannot add an entry");
+	struct cd_sha256 sha;
+	cd_sha256_init(&sha);
+	char buf[65536];
+	uint64_t total = 0;
+	while (r == 0) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = cd_error_set_errno(err, errno, "cannot read %s", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		/* A file that grew would overflow its header: keep to the size recorded. */
+		if (total + (uint64_t)n > (uint64_t)st.st_size)
+			n = (ssize_t)((uint64_t)st.st_size - total);
+		if (n == 0)
+			break;
+		if (archive_write_data(w->a, buf, (size_t)n) < 0)
+			r = archive_fail(w, err, "cannot write an entry");
+		cd_sha256_update(&sha, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	close(fd);
+	archive_entry_free(e);
+	if (r == 0 && total != (uint64_t)st.st_size)
+		r = cd_error_set(err, CD_EIO, "cannot back up %s: it shrank while being read", path);
+	if (r < 0)
+		return r;
+	char hex[65];
+	cd_sha256_final_hex(&sha, hex);
+	cJSON *m = manifest_entry(path, name, "file", &st);
+	cJSON_AddStringToObject(m, "sha256", hex);
+	cJSON_AddItemToArray(w->entries, m);
+	return 0;
+}
+
+static int add_tree(struct cd_backup_writer *w, const char *path, int depth, struct cd_error *err)
+{
+	struct stat st;
+	if (depth > 64)
+		return cd_error_set(err, CD_ETOOBIG, "cannot back up %s: directories nest too deep", path);
+	if (lstat(path, &st) < 0)
+		return cd_error_set_errno(err, errno, "cannot back up %s", path);
+	char *name = cd_xasprintf("files%s", path);
+	int r = 0;
+	if (S_ISREG(st.st_mode)) {
+		r = add_regular(w, path, name, &st, err);
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[4096];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0) {
+			r = cd_error_set_errno(err, errno, "cannot back up %s", path);
+		} else {
+			target[n] = 0;
+			struct archive_entry *e = entry_from_stat(name, &st);
+			archive_entry_set_symlink(e, target);
+			if (archive_write_header(w->a, e) != ARCHIVE_OK)
+				r = archive_fail(w, err, "cannot add an entry");
+			archive_entry_free(e);
+			cJSON *m = manifest_entry(path, name, "symlink", &st);
+			cJSON_AddStringToObject(m, "target", target);
+			cJSON_AddItemToArray(w->entries, m);
+		}
+	} else if (S_ISDIR(st.st_mode)) {
+		struct archive_entry *e = entry_from_stat(name, &st);
+		if (archive_write_header(w->a, e) != ARCHIVE_OK)
+			r = archive_fail(w, err, "cannot add an entry");
+		archive_entry_free(e);
+		cJSON_AddItemToArray(w->entries, manifest_entry(path, name, "dir", &st));
+		DIR *d = r == 0 ? opendir(path) : NULL;
+		if (r == 0 && !d)
+			r = cd_error_set_errno(err, errno, "cannot back up %s", path);
+		/* Sorted, so that two backups of the same tree are the same archive. */
+		struct dirent **list = NULL;
+		int n = 0;
+		if (d) {
+			closedir(d);
+			n = scandir(path, &list, NULL, alphasort);
+			if (n < 0)
+				r = cd_error_set_errno(err, errno, "cannot list %s", path);
+		}
+		for (int i = 0; i < n; i++) {
+			const char *c = list[i]->d_name;
+			if (r == 0 && strcmp(c, ".") != 0 && strcmp(c, "..") != 0) {
+				char *child = cd_xasprintf("%s%s%s", path,
+					path[strlen(path) - 1] == '/' ? "" : "/", c);
+				r = add_tree(w, child, depth + 1, err);
+				free(child);
+			}
+			free(list[i]);
+		}
+		free(list);
+	} else {
+		r = cd_error_set(err, CD_EIO,
+			"cannot back up %s: only files, directories and symlinks are archived", path);
+	}
+	free(name);
+	return r;
+}
+
+int cd_backup_add_path(struct cd_backup_writer *w, const char *path, struct cd_error *err)
+{
+	if (path[0] != '/')
+		return cd_error_set(err, CD_EUSAGE, "backup path '%s' is not absolute", path);
+	if (strstr(path, "/../") || (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+		return cd_error_set(err, CD_EUSAGE, "backup path '%s' contains '..'", path);
+	char *p = cd_xstrdup(path);
+	size_t l = strlen(p);
+	while (l > 1 && p[l - 1] == '/')
+		p[--l] = 0;
+	int r = add_tree(w, p, 0, err);
+	free(p);
+	return r;
+}
+
+int cd_backup_stream_begin(struct cd_backup_writer *w, const char *name, struct cd_error *err)
+{
+	if (w->stream_name)
+		return cd_error_set(err, CD_EFAIL, "a stream is being written already");
+	if (!name[0] || strchr(name, '/') || strcmp(name, CD_BACKUP_MANIFEST) == 0)
+		return cd_error_set(err, CD_EUSAGE, "'%s' cannot name a stream", name);
+	w->stream_name = cd_xstrdup(name);
+	if (!w->part)
+		w->part = cd_xmalloc(CD_BACKUP_PART_MAX);
+	w->part_len = 0;
+	w->part_no = 0;
+	w->stream_size = 0;
+	w->stream_parts = cJSON_CreateArray();
+	return 0;
+}
+
+static int flush_part(struct cd_backup_writer *w, struct cd_error *err)
+{
+	char *name = cd_xasprintf("%s.part%06u", w->stream_name, w->part_no++);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0600);
+	archive_entry_set_size(e, (la_int64_t)w->part_len);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	int r = 0;
+	if (archive_write_header(w->a, e) != ARCHIVE_OK ||
+		(w->part_len && archive_write_data(w->a, w->part, w->part_len) < 0))
+		r = archive_fail(w, err, "cannot write a stream");
+	archive_entry_free(e);
+	if (r == 0) {
+		struct cd_sha256 sha;
+		char hex[65];
+		cd_sha256_init(&sha);
+		cd_sha256_update(&sha, w->part, w->part_len);
+		cd_sha256_final_hex(&sha, hex);
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "entry", name);
+		cJSON_AddNumberToObject(p, "size", (double)w->part_len);
+		cJSON_AddStringToObject(p, "sha256", hex);
+		cJSON_AddItemToArray(w->stream_parts, p);
+	}
+	free(name);
+	w->part_len = 0;
+	return r;
+}
+
+int cd_backup_stream_write(struct cd_backup_writer *w, const void *data, size_t len,
+	struct cd_error *err)
+{
+	const unsigned char *p = data;
+	if (!w->stream_name)
+		return cd_error_set(err, CD_EFAIL, "no stream is being written");
+	/* Hashed once, part by part as they are flushed: a dump's bytes are costly to go over twice. */
+	w->stream_size += len;
+	while (len) {
+		size_t room = CD_BACKUP_PART_MAX - w->part_len;
+		size_t n = len < room ? len : room;
+		memcpy(w->part + w->part_len, p, n);
+		w->part_len += n;
+		p += n;
+		len -= n;
+		if (w->part_len == CD_BACKUP_PART_MAX) {
+			int r = flush_part(w, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int cd_backup_stream_end(struct cd_backup_writer *w, struct cd_error *err)
+{
+	if (!w->stream_name)
+		return cd_error_set(err, CD_EFAIL, "no stream is being written");
+	int r = 0;
+	if (w->part_len || w->part_no == 0)
+		r = flush_part(w, err);
+	if (r == 0) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "path", w->stream_name);
+		cJSON_AddStringToObject(m, "type", "stream");
+		cJSON_AddNumberToObject(m, "size", (double)w->stream_size);
+		cJSON_AddItemToObject(m, "parts", w->stream_parts);
+		w->stream_parts = NULL;
+		cJSON_AddItemToArray(w->entries, m);
+		w->stream_total += w->stream_size;
+	}
+	cJSON_Delete(w->stream_parts);
+	w->stream_parts = NULL;
+	free(w->stream_name);
+	w->stream_name = NULL;
+	return r;
+}
+
+void cd_backup_manifest_set(struct cd_backup_writer *w, const char *key, cJSON *value)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(w->manifest, key);
+	cJSON_AddItemToObject(w->manifest, key, value);
+}
+
+static void writer_free(struct cd_backup_writer *w)
+{
+	if (w->a)
+		archive_write_free(w->a);
+	if (w->fd >= 0)
+		close(w->fd);
+	cJSON_Delete(w->manifest);
+	cJSON_Delete(w->stream_parts);
+	free(w->stream_name);
+	free(w->part);
+	free(w->path);
+	free(w->tmp);
+	free(w);
+}
+
+void cd_backup_writer_abort(struct cd_backup_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a) {
+		/* Freeing closes, writing a trailer into a file that goes anyway. */
+		archive_write_free(w->a);
+		w->a = NULL;
+	}
+	unlink(w->tmp);
+	writer_free(w);
+}
+
+int cd_backup_writer_close(struct cd_backup_writer *w, struct cd_backup_summary *ret,
+	struct cd_error *err)
+{
+	int r = 0;
+	if (w->stream_name)
+		r = cd_error_set(err, CD_EFAIL, "%s: a stream was left unfinished", w->path);
+	char *text = r == 0 ? cJSON_PrintUnformatted(w->manifest) : NULL;
+	if (r == 0) {
+		size_t len = strlen(text);
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, CD_BACKUP_MANIFEST);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0600);
+		archive_entry_set_size(e, (la_int64_t)len);
+		archive_entry_set_mtime(e, time(NULL), 0);
+		if (archive_write_header(w->a, e) != ARCHIVE_OK ||
+			archive_write_data(w->a, text, len) < 0)
+			r = archive_fail(w, err, "cannot write the manifest");
+		archive_entry_free(e);
+	}
+	free(text);
+	if (r == 0 && archive_write_close(w->a) != ARCHIVE_OK)
+		r = archive_fail(w, err, "cannot finish the archive");
+	if (r == 0 && fsync(w->fd) < 0)
+		r = cd_error_set_errno(err, errno, "cannot sync %s", w->tmp);
+	if (r == 0 && rename(w->tmp, w->path) < 0)
+		r = cd_error_set_errno(err, errno, "cannot rename %s into place", w->tmp);
+	if (r < 0) {
+		cd_backup_writer_abort(w);
+		return r;
+	}
+	if (ret) {
+		memset(ret, 0, sizeof(*ret));
+		ret->bytes = w->file_bytes;
+		cd_sha256_final_hex(&w->file_sha, ret->sha256);
+		ret->entries = (size_t)cJSON_GetArraySize(w->entries);
+		ret->stream_bytes = w->stream_total;
+	}
+	writer_free(w);
+	return 0;
+}

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Backups, restores and migrations through the binary, against a PostgreSQL
+# (initdb in a temporary directory, password authentication, 127.0.0.1 on a
+# free port) and an s3rver (npm, 127.0.0.1), both started here and stopped
+# by PID at the end. Plans run pg_dump, pg_restore and psql locally against
+# that server. Covers: a files backup and its restore; a corrupted archive
+# (refused, nothing touched); a migration failing half way (database
+# restored from the dump: schema and data checksums as before); a migration
+# followed by a failing deploy step (down migration, data intact); a down
+# migration that fails (dump restored, and the output says so); S3 upload,
+# read back and retention; the database password and S3 keys in no output,
+# log or state file.
+# shellcheck disable=SC2016
+set -u
+
+bin=$(realpath "$1")
+npm_cache=${CD_TEST_NPM_CACHE:-/var/cache/corpdeploy-test/npm}
+work=$(mktemp -d -t corpdeploy-backup.XXXXXX)
+chmod 755 "$work"
+pg_bin=/usr/lib/postgresql/15/bin
+pass=0
+fail=0
+s3_pid=""
+pg_started=""
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cleanup() {
+	if [ -n "$pg_started" ]; then
+		as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1
+	fi
+	if [ -n "$s3_pid" ]; then
+		kill "$s3_pid" 2>/dev/null
+		for _ in $(seq 1 100); do kill -0 "$s3_pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+
+# Secrets: random, so that finding one anywhere means it leaked.
+export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER
+
+# ---- PostgreSQL ----
+pg_port=$(free_port)
+export PGPORT=$pg_port
+mkdir -p "$work/pg"
+[ "$(id -u)" = 0 ] && chown postgres: "$work/pg"
+printf '%s\n' "$DB_PASSWORD" >"$work/pg/pw"
+[ "$(id -u)" = 0 ] && chown postgres: "$work/pg/pw"
+if ! as_pg "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 \
+	--pwfile="$work/pg/pw" -E UTF8 >"$work/pg/initdb.log" 2>&1; then
+	cat "$work/pg/initdb.log"
+	echo "Bail out! initdb failed"
+	exit 1
+fi
+rm -f "$work/pg/pw"
+if ! as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -t 60 \
+	-o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null; then
+	cat "$work/pg/log"
+	echo "Bail out! postgres did not start"
+	exit 1
+fi
+pg_started=1
+export PGHOST=127.0.0.1 PGUSER=postgres PGPASSWORD=$DB_PASSWORD
+psql -q -d postgres -c "create database appdb" >/dev/null
+psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+create table schema_version (version text not null);
+insert into schema_version values ('001');
+create table orders (id serial primary key, item text not null, qty int not null);
+insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, 5000) g;
+SQL
+# The binary gets the password only as the secret DB_PASSWORD, never as PGPASSWORD.
+unset PGPASSWORD
+
+db() { PGPASSWORD=$DB_PASSWORD psql -d appdb -tA -v ON_ERROR_STOP=1 "$@"; }
+# Without comments and the random \restrict key recent pg_dump versions write.
+schema_sum() {
+	PGPASSWORD=$DB_PASSWORD pg_dump -d appdb -s | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' |
+		sha256sum | cut -c1-64
+}
+data_sum() {
+	db -c "select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from
+		(select 'orders' as tbl, o::text as t from orders o union all
+		 select 'schema_version', v::text from schema_version v) t"
+}
+
+# ---- s3rver ----
+s3_port=$(free_port)
+s3rver="$npm_cache/node_modules/.bin/s3rver"
+if [ ! -x "$s3rver" ]; then
+	mkdir -p "$npm_cache"
+	npm install --prefix "$npm_cache" --no-audit --no-fund s3rver@3 >"$work/npm.log" 2>&1 ||
+		{ cat "$work/npm.log"; echo "Bail out! cannot install s3rver"; exit 1; }
+fi
+mkdir -p "$work/s3"
+"$s3rver" -d "$work/s3" -a 127.0.0.1 -p "$s3_port" -s --no-vhost-buckets \
+	--configure-bucket backups >"$work/s3.log" 2>&1 &
+s3_pid=$!
+for _ in $(seq 1 100); do
+	curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && break
+	sleep 0.1
+done
+
+# ---- plans ----
+mkdir -p "$work/site/conf"
+printf 'listen 80;\n' >"$work/site/conf/app.conf"
+printf 'v1\n' >"$work/site/VERSION"
+chmod 640 "$work/site/conf/app.conf"
+
+cat >"$work/migrate-fail.sql" <<'SQL'
+alter table orders add column note text;
+update orders set note = 'migrated', qty = qty + 1;
+insert into orders (item, qty) values ('added', 1);
+update schema_version set version = '002';
+select * from no_such_table;
+SQL
+cat >"$work/migrate.sql" <<'SQL'
+alter table orders add column note text;
+update schema_version set version = '002';
+SQL
+cat >"$work/down.sql" <<'SQL'
+alter table orders drop column note;
+update schema_version set version = :'ver';
+SQL
+cat >"$work/down-broken.sql" <<'SQL'
+alter table orders drop column no_such_column;
+SQL
+
+# plan NAME MIGRATE_SQL DOWN_SQL(or -) API_EXIT [UPLOAD]
+plan() {
+	local name=$1 up=$2 down=$3 api=$4 upload=${5:-false}
+	local f="$work/$name.yaml"
+	cat >"$f" <<EOF
+corpdeploy: 1
+name: $name
+release: rel-$name
+secrets: [DB_PASSWORD, S3_ACCESS_KEY, S3_SECRET_KEY]
+state_dir: $work/state
+backup_storage:
+  endpoint: http://127.0.0.1:$s3_port
+  bucket: backups
+  prefix: ci/$name
+  access_key_secret: S3_ACCESS_KEY
+  secret_key_secret: S3_SECRET_KEY
+phases:
+  - name: backup
+    steps:
+      - name: site-backup
+        backup: files
+        paths: [$work/site]
+        keep: 2
+        upload: $upload
+      - name: db-backup
+        backup: database
+        dump: [pg_dump, -h, 127.0.0.1, -p, "$pg_port", -U, postgres, -Fc, appdb]
+        restore: [pg_restore, -h, 127.0.0.1, -p, "$pg_port", -U, postgres, -d, appdb, --clean, --if-exists, --single-transaction]
+        env: { PGPASSWORD: "\${DB_PASSWORD}" }
+        keep: 2
+        upload: $upload
+  - name: migration
+    steps:
+      - name: migrate
+        run: [psql, -h, 127.0.0.1, -p, "$pg_port", -U, postgres, -d, appdb, -v, ON_ERROR_STOP=1, -q, -f, $up]
+        env: { PGPASSWORD: "\${DB_PASSWORD}" }
+EOF
+	if [ "$down" != - ]; then
+		echo "        undo: [psql, -h, 127.0.0.1, -p, \"$pg_port\", -U, postgres, -d, appdb, -v, ON_ERROR_STOP=1, -v, \"ver=\${previous.migration}\", -q, -f, $down]" >>"$f"
+	fi
+	cat >>"$f" <<EOF
+        migration:
+          version_query: [psql, -h, 127.0.0.1, -p, "$pg_port", -U, postgres, -d, appdb, -tAc, "select version from schema_version"]
+  - name: application
+    steps:
+      - name: deploy-api
+        run: [sh, -c, "exit $api"]
+EOF
+	echo "$f"
+}
+
+logs=()
+run_cd() { # saves output in $work/out and a copy for the leak check
+	"$bin" "$@" >"$work/out" 2>&1
+	local rc=$?
+	cp "$work/out" "$work/out.$((${#logs[@]}))"
+	logs+=("$work/out.$((${#logs[@]}))")
+	return $rc
+}
+latest_run() { ls "$work/state/$1/runs" | sort | tail -1; } # run ids sort by time
+
+# 1. A migration followed by a failing deploy: the down migration runs; data intact.
+before_schema=$(schema_sum)
+before_data=$(data_sum)
+p=$(plan down-ok "$work/migrate.sql" "$work/down.sql" 1)
+run_cd up "$p"; rc=$?
+check "failing deploy after a migration rolls back (exit 1)" '[ $rc = 1 ]'
+check "the down migration took it back" 'grep -q "taken back to version 001 by its down command" "$work/out"'
+check "schema as before" '[ "$(schema_sum)" = "$before_schema" ]'
+check "data as before" '[ "$(data_sum)" = "$before_data" ]'
+run=$(latest_run down-ok)
+check "database archive in the run directory, mode 0600" \
+	'[ "$(stat -c %a "$work/state/down-ok/runs/$run/backup-db-backup.tar.zst")" = 600 ]'
+check "run directory mode 0700" '[ "$(stat -c %a "$work/state/down-ok/runs/$run")" = 700 ]'
+
+# 2. A migration failing half way, without a down command: the dump is restored.
+p=$(plan half "$work/migrate-fail.sql" - 0)
+run_cd up "$p"; rc=$?
+check "half-way migration fails and rolls back (exit 1)" '[ $rc = 1 ]'
+check "rollback restored the dump" 'grep -q "taken back by restoring the dump of .db-backup." "$work/out"'
+check "schema checksum equal to before" '[ "$(schema_sum)" = "$before_schema" ]'
+check "table checksums equal to before" '[ "$(data_sum)" = "$before_data" ]'
+
+# 3. A down migration that fails: the dump is restored, and the output says so.
+p=$(plan down-broken "$work/migrate.sql" "$work/down-broken.sql" 3)
+run_cd up "$p"; rc=$?
+check "failing down migration still rolls back cleanly (exit 1)" '[ $rc = 1 ]'
+check "output names the failed down command" 'grep -q "undo command exited with" "$work/out"'
+check "output says the dump was restored" 'grep -q "taken back by restoring the dump" "$work/out"'
+check "schema as before after dump restore" '[ "$(schema_sum)" = "$before_schema" ]'
+check "data as before after dump restore" '[ "$(data_sum)" = "$before_data" ]'
+
+# 4. A successful run keeps the migration; the versions are in the summary line.
+p=$(plan good "$work/migrate.sql" "$work/down.sql" 0)
+run_cd up "$p"; rc=$?
+check "successful run (exit 0)" '[ $rc = 0 ]'
+check "version went 001 -> 002" '[ "$(db -c "select version from schema_version")" = 002 ]'
+check "summary shows the versions" 'grep -q "version 001 -> 002" "$work/out"'
+check "the schema checksum sees the migration" '[ "$(schema_sum)" != "$before_schema" ]'
+good_run=$(latest_run good)
+# Put the database back from that run with the restore command.
+run_cd restore "$p" --run "$good_run" --step db-backup; rc=$?
+check "restore --run puts the database back (exit 0)" '[ $rc = 0 ] && grep -q "database restored" "$work/out"'
+check "database back at 001 after restore" '[ "$(db -c "select version from schema_version")" = 001 ]'
+check "data as before after restore" '[ "$(data_sum)" = "$before_data" ]'
+
+# 5. Files: backup, change, restore; a corrupted archive is refused and nothing touched.
+run_cd backup "$p"; rc=$?
+check "backup command takes both backups" '[ $rc = 0 ] && grep -q "^run " "$work/out"'
+brun=$(sed -n 's/^run //p' "$work/out")
+printf 'v2\n' >"$work/site/VERSION"
+chmod 666 "$work/site/conf/app.conf"
+run_cd restore "$p" --run "$brun" --step site-backup; rc=$?
+check "restore of files (exit 0)" '[ $rc = 0 ]'
+check "file content back" '[ "$(cat "$work/site/VERSION")" = v1 ]'
+check "file mode back" '[ "$(stat -c %a "$work/site/conf/app.conf")" = 640 ]'
+printf 'v3\n' >"$work/site/VERSION"
+arch="$work/state/good/runs/$brun/backup-site-backup.tar.zst"
+size=$(stat -c %s "$arch")
+printf '\xff\xff\xff\xff' | dd of="$arch" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+run_cd restore "$p" --run "$brun" --step site-backup; rc=$?
+check "corrupted archive: restore refuses (exit 4)" '[ $rc = 4 ] && grep -q "nothing was restored" "$work/out"'
+check "corrupted archive: nothing touched" '[ "$(cat "$work/site/VERSION")" = v3 ]'
+run_cd restore "$p" --run "$brun" --verify-only; rc=$?
+check "verify-only reports the corruption" '[ $rc = 4 ]'
+
+# 6. S3: upload, read back, retention of 2 runs there and here.
+p=$(plan s3 "$work/migrate.sql" "$work/down.sql" 0 true)
+for i in 1 2 3; do
+	db -q -c "update schema_version set version = '001'" -c "alter table orders drop column if exists note"
+	run_cd up "$p"; rc=$?
+	check "upload run $i succeeds" '[ $rc = 0 ]'
+	sleep 1.1 # distinct modification times for retention
+done
+check "upload read back and verified" 'grep -q "uploaded http://127.0.0.1:$s3_port/backups/ci/s3/.*and read it back" "$work/out"'
+check "retention keeps 2 remote copies of the dump" '[ "$(find "$work/s3" -path "*ci/s3/*" -name "backup-db-backup.tar.zst._S3rver_object" | wc -l)" = 2 ]'
+check "retention keeps 2 local copies" '[ "$(ls "$work"/state/s3/runs/*/backup-db-backup.tar.zst | wc -l)" = 2 ]'
+run_cd backups "$p"; rc=$?
+check "backups lists local and s3 copies" '[ $rc = 0 ] && [ "$(grep -c "local, s3" "$work/out")" = 4 ]'
+newest=$(latest_run s3)
+obj=$(find "$work/s3" -path "*ci/s3/$newest/backup-db-backup.tar.zst._S3rver_object")
+check "remote copy equals the local archive" \
+	'cmp -s "$obj" "$work/state/s3/runs/$newest/backup-db-backup.tar.zst"'
+
+# 7. Secrets: in no output, log, journal or archive manifest.
+leak=0
+for f in "${logs[@]}" $(find "$work/state" -type f ! -name '*.tar.zst'); do
+	if grep -qF -e "$DB_PASSWORD" -e "S3RVER" "$f"; then
+		leak=1
+		echo "    leaked into $f"
+	fi
+done
+for a in "$work"/state/*/runs/*/*.tar.zst; do
+	if zstd -dc "$a" 2>/dev/null | tar -xO MANIFEST.json 2>/dev/null | grep -qF "$DB_PASSWORD"; then
+		leak=1
+		echo "    leaked into the manifest of $a"
+	fi
+done
+check "database password and S3 keys in no output or state file" '[ $leak = 0 ]'
+
+echo "1..$((pass + fail))"
+[ "$fail" = 0 ]
