@@ -130,6 +130,15 @@ void cd_run_commit(struct cd_run *run);
 int cd_run_undo_all(struct cd_run *run, const char *why);
 void cd_run_end(struct cd_run *run, enum cd_run_outcome outcome);
 
+/*
+ * State files (journals, the release history) hold no secret: hide returns
+ * a copy of item with the values of the plan's secrets written as
+ * "@@secret:NAME@@"; restore puts the values back, from the environment of
+ * the process that reads the record.
+ */
+struct cJSON *cd_run_secrets_hide(const struct cd_run *run, const struct cJSON *item);
+void cd_run_secrets_restore(const struct cd_run *run, struct cJSON *item);
+
 /* For step kinds. */
 
 /* The Docker client of a target; opened (and pinged) on first use. */

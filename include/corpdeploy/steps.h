@@ -81,6 +81,16 @@ int cd_step_require_service(struct cd_decoder *dec, const struct cd_plan *plan, 
 int cd_step_require_target(struct cd_decoder *dec, const struct cd_plan *plan, const char *name,
 	const struct cd_node *at);
 
+/*
+ * Runs a service's command health check in its container once (exec), with
+ * a probe timeout of interval_ms within 1-10 s: 0 when it exits 0. Docker
+ * runs the same check only every steady_interval, and says "starting" until
+ * its first; this is how to know before.
+ */
+struct cd_docker;
+int cd_deploy_probe_command(struct cd_docker *d, const struct cd_service *svc, const char *id,
+	int64_t interval_ms, struct cd_error *err);
+
 /* Step args of the kinds other parts of corpdeploy read. */
 enum cd_check_type {
 	CD_CHECK_DISK_FREE,

@@ -74,7 +74,10 @@ static int switch_services(struct cd_run *run, const cJSON *entry, struct cd_err
 	const struct cd_plan *plan = run->plan;
 	const cJSON *svc;
 	int r = 0;
-	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(entry, "services")) {
+	/* The history keeps secrets as references; the containers get their values. */
+	cJSON *live = cJSON_Duplicate(entry, 1);
+	cd_run_secrets_restore(run, live);
+	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(live, "services")) {
 		const struct cd_service *ps = cd_plan_service(plan, svc->string);
 		if (!ps) {
 			cd_log_warn("service '%s' of the release is not in the plan any more: left alone",
@@ -109,6 +112,7 @@ static int switch_services(struct cd_run *run, const cJSON *entry, struct cd_err
 		if (r < 0)
 			break;
 	}
+	cJSON_Delete(live);
 	return r;
 }
 

@@ -183,7 +183,9 @@ int cd_history_record(struct cd_run *run, const char *state_dir, struct cd_error
 		if (!svc)
 			continue;
 		cJSON_DeleteItemFromObjectCaseSensitive(services, svc);
-		cJSON_AddItemToObject(services, svc, service_entry(u->data));
+		cJSON *hidden = cd_run_secrets_hide(run, u->data);
+		cJSON_AddItemToObject(services, svc, service_entry(hidden));
+		cJSON_Delete(hidden);
 		replaced++;
 	}
 	const char *last_release =

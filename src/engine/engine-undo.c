@@ -65,7 +65,7 @@ int cd_run_push_undo(struct cd_run *run, const struct cd_step *step, const char 
 		cJSON_AddStringToObject(rec, "kind", step->kind->name);
 		cJSON_AddStringToObject(rec, "action", action);
 		cJSON_AddStringToObject(rec, "description", description);
-		cJSON_AddItemReferenceToObject(rec, "data", data);
+		cJSON_AddItemToObject(rec, "data", cd_run_secrets_hide(run, data));
 		seq = cd_journal_append(run->journal, rec, 1, err);
 		cJSON_Delete(rec);
 		if (seq < 0) {
@@ -111,6 +111,7 @@ int engine_undo_load(struct cd_run *run, const struct cd_journal_state *st, stru
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "action")));
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "data");
 		u->data = data ? cJSON_Duplicate(data, 1) : cJSON_CreateObject();
+		cd_run_secrets_restore(run, u->data);
 		u->seq = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "seq"));
 		u->done = st->undone[i];
 	}

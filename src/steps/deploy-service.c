@@ -310,8 +310,7 @@ static void build_spec(struct cd_step_ctx *ctx, const struct cd_service *svc, st
 	s->labels = strlist_get(&w->labels);
 }
 
-/* Runs a command health check in the container once: 0 when it exits 0. */
-static int probe_command(struct cd_docker *d, const struct cd_service *svc, const char *id,
+int cd_deploy_probe_command(struct cd_docker *d, const struct cd_service *svc, const char *id,
 	int64_t interval, struct cd_error *err)
 {
 	const struct cd_cmd *c = &svc->health->command;
@@ -367,7 +366,7 @@ static int wait_healthy(struct cd_step_ctx *ctx, struct cd_docker *d, const stru
 			/* No check: running without a restart for a moment is the best we know. */
 			ok = c.running && running_since_ok++ >= 2;
 		} else if (c.running && h->kind == CD_HEALTH_COMMAND) {
-			ok = probe_command(d, svc, id, interval, &last) == 0;
+			ok = cd_deploy_probe_command(d, svc, id, interval, &last) == 0;
 		} else if (h->kind == CD_HEALTH_DOCKER || h->kind == CD_HEALTH_COMMAND) {
 			ok = c.health && strcmp(c.health, "healthy") == 0;
 			if (!c.health)

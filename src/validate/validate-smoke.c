@@ -289,11 +289,16 @@ static int smoke_container(struct smoke_state *st, struct smoke_item *it, struct
 	int r = smoke_service(st, it->check->container, &d, &name, err);
 	if (r < 0)
 		return r;
+	const struct cd_service *svc = cd_plan_service(st->run->plan, it->check->container);
 	struct cd_docker_container c;
 	if ((r = cd_docker_container_inspect(d, name, &c, err)) == 0) {
 		if (!c.running)
 			r = cd_error_set(err, CD_EFAIL, "container '%s' is %s", name,
 				c.status ? c.status : "not running");
+		else if (c.health && strcmp(c.health, "starting") == 0 && svc && svc->health &&
+			svc->health->kind == CD_HEALTH_COMMAND)
+			/* Docker has not run its first check yet: run the plan's check now. */
+			r = cd_deploy_probe_command(d, svc, c.id, svc->health->interval_ms, err);
 		else if (c.health && strcmp(c.health, "healthy") != 0)
 			r = cd_error_set(err, CD_EFAIL, "container '%s' is %s", name, c.health);
 		cd_docker_container_release(&c);
