@@ -20,6 +20,7 @@ struct cd_docker;
 struct cd_journal;
 struct cd_journal_state;
 struct cd_run;
+struct cd_ssh_pool;
 
 enum cd_result { CD_RESULT_PENDING, CD_RESULT_OK, CD_RESULT_FAILED, CD_RESULT_SKIPPED,
 	CD_RESULT_UNCHANGED };
@@ -99,6 +100,7 @@ struct cd_run {
 	char *manual_steps; /* owned: what a failed rollback left for people to do, a line each */
 
 	struct cd_docker **docker; /* per target, opened on first use */
+	struct cd_ssh_pool *ssh;   /* SSH sessions, one per host, kept for the run */
 	FILE *timing;
 	const char *current_phase;
 };

@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "corpdeploy/engine.h"
+#include "corpdeploy/ssh.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/plan.h"
 #include "corpdeploy/steps.h"
@@ -26,6 +27,12 @@ static void on_signal(int signo)
 }
 
 /* What `up` cannot run yet is refused before anything starts. */
+/* The step kinds that can act on SSH hosts and host groups. */
+static int ssh_step_kind(const char *kind)
+{
+	return strcmp(kind, "run") == 0 || strcmp(kind, "check") == 0 || strcmp(kind, "copy") == 0;
+}
+
 static int preflight_steps(const struct cd_plan *plan, const struct cd_list *steps)
 {
 	int bad = 0;
@@ -40,7 +47,8 @@ static int preflight_steps(const struct cd_plan *plan, const struct cd_list *ste
 			cd_log_error("%s:%u:%u: step '%s': '%s' steps cannot be run by this version of up",
 				s->node->file, s->kind_node->line, s->kind_node->col, s->name, s->kind->name);
 			bad = 1;
-		} else if (t && t->kind != CD_TARGET_LOCAL && t->kind != CD_TARGET_DOCKER) {
+		} else if (t && t->kind != CD_TARGET_LOCAL && t->kind != CD_TARGET_DOCKER &&
+			   !(cd_ssh_is_remote(plan, s->target) && ssh_step_kind(s->kind->name))) {
 			cd_log_error("%s:%u:%u: step '%s': %s targets cannot be reached by this version of up",
 				s->node->file, s->node->line, s->node->col, s->name,
 				cd_target_kind_names[t->kind]);
@@ -78,6 +86,8 @@ static int cmd_up_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "no-rollback", no_argument, NULL, 'n' },
+		{ "accept-new", no_argument, NULL, 'A' },
+		{ "known-hosts", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,6 +97,8 @@ static int cmd_up_exec(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': rollback = 0; break;
+		case 'A': cd_ssh_set_accept_new(1); break;
+		case 'K': cd_ssh_set_known_hosts(optarg); break;
 		case 'h': cd_cmd_print_help(&cd_cmd_up_entry); return CD_EXIT_OK;
 		default: return cd_cmd_usage_error(&cd_cmd_up_entry, "unknown option");
 		}
@@ -135,6 +147,18 @@ static int cmd_up_exec(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* Every SSH host is connected and its key checked before the first step changes anything. */
+	if (cd_ssh_run_connect_all(run, &err) < 0) {
+		cd_log_cd_error(&err);
+		cd_error_release(&err);
+		cd_run_free(run);
+		cd_lock_release(lock);
+		free(timing);
+		free(state);
+		cd_plan_free(plan);
+		return CD_EXIT_PRECHECK;
+	}
+
 	enum cd_run_outcome outcome = cd_run_execute(run);
 	int code;
 	switch (outcome) {
@@ -157,10 +181,13 @@ static int cmd_up_exec(int argc, char **argv)
 
 const struct cd_cmd_entry cd_cmd_up_entry = {
 	.name = "up",
-	.usage = "[--no-rollback] PLAN",
+	.usage = "[--no-rollback] [--accept-new] [--known-hosts FILE] PLAN",
 	.summary = "Deploy the plan, phase by phase, rolling back on failure.",
 	.help = "options:\n"
 		"  --no-rollback   leave things as they are when a step fails\n"
+		"  --accept-new    record the key of an SSH host never seen before (unknown keys\n"
+		"                  are refused otherwise; changed keys always are)\n"
+		"  --known-hosts FILE  also trust the host keys in FILE, and record new ones there\n"
 		"\nexit status: 0 deployed; 1 failed and rolled back; 2 invalid plan; 4 failed\n"
 		"before changing anything; 5 rollback failed (manual steps printed); 130/143\n"
 		"interrupted and rolled back\n",

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "corpdeploy/docker.h"
+#include "corpdeploy/ssh.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
@@ -104,6 +105,7 @@ void cd_run_free(struct cd_run *run)
 	for (size_t i = 0; i < run->plan->targets.n; i++)
 		cd_docker_free(run->docker[i]);
 	free(run->docker);
+	cd_ssh_pool_free(run->ssh);
 	free(run->failure);
 	if (run->timing)
 		fclose(run->timing);
