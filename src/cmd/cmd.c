@@ -15,6 +15,7 @@ const struct cd_cmd_entry *const cd_cmd_table[] = {
 	&cd_cmd_lock_entry,
 	&cd_cmd_plan_entry,
 	&cd_cmd_status_entry,
+	&cd_cmd_trust_entry,
 	&cd_cmd_up_entry,
 	&cd_cmd_version_entry,
 };

@@ -27,6 +27,7 @@ extern const struct cd_cmd_entry cd_cmd_lint_entry;
 extern const struct cd_cmd_entry cd_cmd_lock_entry;
 extern const struct cd_cmd_entry cd_cmd_plan_entry;
 extern const struct cd_cmd_entry cd_cmd_status_entry;
+extern const struct cd_cmd_entry cd_cmd_trust_entry;
 extern const struct cd_cmd_entry cd_cmd_up_entry;
 extern const struct cd_cmd_entry cd_cmd_version_entry;
 
