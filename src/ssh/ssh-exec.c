@@ -207,6 +207,21 @@ int cd_ssh_exec(struct cd_ssh_session *s, const char *command, const struct cd_s
 	stream_line_flush(&se);
 	if (timed_out) {
 		char took[32];
+		/* The command may not have told its pid yet (a slow start): wait a little for it. */
+		int64_t grace = cd_time_mono_ms() + 10000;
+		while (!pid_done && cd_time_mono_ms() < grace && !libssh2_channel_eof(ch)) {
+			ssize_t n = libssh2_channel_read(ch, buf, sizeof(buf));
+			for (ssize_t i = 0; !pid_done && n > 0 && i < n; i++) {
+				if (buf[i] == '\n')
+					pid_done = 1;
+				else if (pid_len < sizeof(pid) - 1)
+					pid[pid_len++] = buf[i];
+			}
+			if (n == LIBSSH2_ERROR_EAGAIN)
+				ssh_wait_socket(s, grace);
+			else if (n < 0)
+				break;
+		}
 		long long group = atoll(pid);
 		if (group > 1) {
 			/* TERM, a moment to clean up, then KILL: the whole process group. */
