@@ -66,9 +66,13 @@ static int preflight(const struct cd_plan *plan)
 	for (size_t i = 0; i < plan->services.n; i++) {
 		const struct cd_service *s = CD_LIST_AT(&plan->services, struct cd_service, i);
 		const struct cd_target *t = cd_plan_target(plan, s->target);
-		if (!t || t->kind != CD_TARGET_DOCKER || strncmp(t->docker, "unix://", 7) != 0) {
-			cd_log_error("%s:%u:%u: service '%s': only local Docker engines (unix://) can be "
-				     "deployed to by this version",
+		int remote_engine = t && t->docker &&
+			((t->kind == CD_TARGET_SSH && strcmp(t->docker, "ssh") == 0) ||
+				(t->kind == CD_TARGET_DOCKER && strncmp(t->docker, "ssh://", 6) == 0));
+		if (!t || (!remote_engine && (t->kind != CD_TARGET_DOCKER ||
+						     strncmp(t->docker, "unix://", 7) != 0))) {
+			cd_log_error("%s:%u:%u: service '%s': its target has no Docker engine this version "
+				     "can reach (unix:// or docker: ssh)",
 				s->node->file, s->node->line, s->node->col, s->name);
 			bad = 1;
 		}

@@ -9,8 +9,19 @@ SSH_TEST_DIR=$(mktemp -d /tmp/cd-ssh-test.XXXXXX)
 T=$SSH_TEST_DIR
 . "$here/sshd-lib.sh"
 agent_pid=
+top=$(cd "${2:-$here/../..}" && pwd)
+dtag="sshdk$$"
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+	if command -v docker >/dev/null; then
+		for id in $(docker ps -aq --filter "label=corpdeploy.plan=$dtag" 2>/dev/null); do
+			docker rm -f "$id" >/dev/null 2>&1
+		done
+		for img in $(docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "/$dtag-"); do
+			docker rmi -f "$img" >/dev/null 2>&1
+		done
+		"$top/tests/docker/engine-down.sh" "$T" >/dev/null 2>&1
+	fi
 	sshd_stop_all
 	rm -rf "$T"
 }
@@ -340,6 +351,52 @@ EOF2
 rc=$(up "$T/t16.yaml")
 check "parallel with max_fail 20%: one failure of five is tolerated" \
 	'[ "$rc" = 0 ] && grep -q "4 of 5 hosts ok, 1 failed within max_fail" "$T/out"'
+
+# 17. A remote Docker engine through `docker system dial-stdio` over SSH: the local engine,
+#     reached through sshd, builds and runs a service of the quickstart with its health check.
+if "$top/tests/docker/engine-up.sh" "$T" >/dev/null 2>&1; then
+	mkdir -p "$T/stack"
+	cp -r "$top/examples/quickstart/images" "$T/stack/"
+	install -m 0755 /bin/busybox "$T/stack/images/busybox"
+	cat >"$T/stack/plan.yaml" <<EOF2
+corpdeploy: 1
+name: $dtag
+release: "r1"
+state_dir: $T/state
+targets:
+  remote:
+    ssh: root@127.0.0.1:${P[h1]}
+    identity: $key
+    docker: ssh
+services:
+  api:
+    target: remote
+    build: { context: images, dockerfile: api.Dockerfile, args: { RELEASE: r1 } }
+    network_mode: host
+    health:
+      command: [/bin/busybox, "true"]
+      interval: 250ms
+      timeout: 30s
+    stop_timeout: 1s
+phases:
+  - name: checks
+    steps:
+      - check: docker_version
+        min: "19.03"
+        target: remote
+  - name: deploy
+    steps:
+      - deploy: [api]
+EOF2
+	rc=$(up "$T/stack/plan.yaml")
+	check "remote Docker through dial-stdio: engine version, build and deploy" \
+		'[ "$rc" = 0 ] && grep -q "Docker Engine" "$T/out" && [ "$(docker ps -q --filter "label=corpdeploy.plan=$dtag" | wc -l)" = 1 ]'
+	check "... over the SSH connection (sshd ran dial-stdio)" \
+		'grep -q "dial-stdio\|Accepted publickey" "$T/h1/sshd.log"'
+else
+	echo "not ok - remote Docker: no Docker engine could be started"
+	fails=$((fails + 1))
+fi
 
 echo "$fails failed"
 [ "$fails" = 0 ]
