@@ -139,13 +139,20 @@ static int copy_sh(struct cd_run *run, const char *host, const char *script, str
 	return r;
 }
 
-/* The names beside dest: ".name.corpdeploy-tmp-RUN" and ".name.corpdeploy-prev-RUN". */
-static char *side_name(const char *dest, const char *what, const char *run_id)
+/*
+ * The names beside dest: ".name.corpdeploy-tmp-RUN-HOST" and "...-prev-RUN-HOST"
+ * (the host too: several targets may share one file system).
+ */
+static char *side_name(const char *dest, const char *what, const char *run_id, const char *host)
 {
 	const char *slash = strrchr(dest, '/');
 	int dir_len = slash ? (int)(slash - dest + 1) : 0;
-	return cd_xasprintf("%.*s.%s.corpdeploy-%s-%s", dir_len, dest, slash ? slash + 1 : dest, what,
-		run_id);
+	char *name = cd_xasprintf("%.*s.%s.corpdeploy-%s-%s-%s", dir_len, dest,
+		slash ? slash + 1 : dest, what, run_id, host ? host : "local");
+	for (char *c = name + dir_len; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	return name;
 }
 
 struct copy_job {
@@ -179,8 +186,8 @@ static int copy_on_host(void *arg, const char *host, struct cd_buf *message, str
 	struct copy_job *j = arg;
 	struct cd_run *run = j->ctx->run;
 	const char *dest = j->c->dest;
-	char *tmp = side_name(dest, "tmp", run->run_id);
-	char *prev = side_name(dest, "prev", run->run_id);
+	char *tmp = side_name(dest, "tmp", run->run_id, host);
+	char *prev = side_name(dest, "prev", run->run_id, host);
 	struct cd_buf q = CD_BUF_INIT;
 	int existed, r;
 	if (host) {
