@@ -4,7 +4,8 @@
  * can fill up and stall the other; stdin (where secrets go) is fed in the
  * same loop. The command is run as `echo $$; exec CMD`: sshd makes the
  * shell a session leader, so its pid names the process group that a
- * timeout kills through a second channel (libssh2 1.10 cannot send signals).
+ * timeout kills through a second channel (libssh2 1.10 cannot send signals);
+ * timeout(1) on the host, where there is one, is the safety net.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -111,7 +112,15 @@ int cd_ssh_exec(struct cd_ssh_session *s, const char *command, const struct cd_s
 	int64_t t0 = cd_time_mono_ms();
 	int64_t deadline = t0 + (o->timeout_ms > 0 ? o->timeout_ms : 3600000);
 	struct cd_buf full = CD_BUF_INIT;
-	cd_buf_adds(&full, "echo $$; exec ");
+	cd_buf_adds(&full, "echo $$; ");
+	if (o->timeout_ms > 0)
+		/*
+		 * The host enforces the deadline too (timeout(1) signals its whole
+		 * group), should the command start too late for us to learn its pid.
+		 */
+		cd_buf_addf(&full, "if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 %lld %s; fi; ",
+			(long long)(o->timeout_ms + 999) / 1000 + 1, command);
+	cd_buf_adds(&full, "exec ");
 	cd_buf_adds(&full, command);
 	*out = (struct cd_buf)CD_BUF_INIT;
 	*eout = (struct cd_buf)CD_BUF_INIT;
