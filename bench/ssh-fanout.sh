@@ -29,11 +29,16 @@ key=$W/client/id_ed25519
 port=$(free_port 7)
 addrs=()
 for i in $(seq 2 51); do addrs+=("127.0.0.$i"); done
-sshd_start bench "$port" "${addrs[@]}"
+# sshd listens on at most 16 sockets: four servers of 13 addresses each (own host keys).
 kh=$W/known_hosts
-for a in "${addrs[@]}"; do
-	echo "[$a]:$port $(cut -d' ' -f1,2 "$W/bench/ssh_host_ed25519_key.pub")"
-done >"$kh"
+: >"$kh"
+for k in 0 1 2 3; do
+	slice=("${addrs[@]:$((k * 13)):13}")
+	sshd_start "bench$k" "$port" "${slice[@]}"
+	for a in "${slice[@]}"; do
+		echo "[$a]:$port $(cut -d' ' -f1,2 "$W/bench$k/ssh_host_ed25519_key.pub")" >>"$kh"
+	done
+done
 cp "$kh" "$HOME/.ssh/known_hosts"
 head -c 1048576 /dev/urandom >"$W/payload.bin"
 mkdir -p "$W/dest"
@@ -95,7 +100,7 @@ ansible_copy() { ansible all -i "$W/inventory$1" -f 50 -m copy -a "src=$W/payloa
 # The floor: CPU of one handshake + login + `true`, client and server together,
 # from 20 sequential OpenSSH connections (client: this shell's children; server:
 # what the listening sshd reaped).
-sshd_pid=$(cat "$W/bench/pid")
+sshd_pid=$(cat "$W/bench0/pid")
 server_cpu() { awk '{print $16 + $17}' "/proc/$sshd_pid/stat"; }
 tck=$(getconf CLK_TCK)
 # `times` must run in this shell (a subshell's children are not ours), then be parsed.
