@@ -94,13 +94,13 @@ phases:
         target: h2
         timeout: 5m
       - name: fails
-        run: "echo bad >&2; exit 3"
+        run: "echo stderr-\$((6*7)) >&2; exit 3"
         target: h2
 EOF2
 rc=$(up "$T/t3.yaml")
 check "stdout and stderr at volume do not stall" 'grep -q "ok volume.*exit 0: out30000" "$T/out"'
 check "a failing command fails the step with its exit code and stderr" \
-	'[ "$rc" = 1 ] && grep -q "exited with 3, expected 0: bad" "$T/out"'
+	'[ "$rc" = 1 ] && grep -q "exited with 3, expected 0: " "$T/out" && grep -q "stderr-42" "$T/out"'
 
 { head_plan t3s; cat <<EOF2; } >"$T/t3s.yaml"
 phases:
@@ -122,8 +122,14 @@ phases:
         timeout: 3s
 EOF2
 rc=$(up "$T/t3t.yaml")
-spid=$(cat "$T/sleeper.pid" 2>/dev/null)
-sleep 0.5
+# The remote login shell may start the command late (a busy host, a slow ~/.bashrc): wait
+# for it to have started and then stopped; a command that was not stopped lives 317 s.
+spid=
+for _ in $(seq 1 1200); do
+	spid=$(cat "$T/sleeper.pid" 2>/dev/null)
+	if [ -n "$spid" ] && ! kill -0 "$spid" 2>/dev/null; then break; fi
+	sleep 0.1
+done
 check "a timeout fails the step" '[ "$rc" = 1 ] && grep -q "timed out after" "$T/out"'
 check "a timeout really stops the remote process" '[ -n "$spid" ] && ! kill -0 "$spid" 2>/dev/null'
 check "... and its children" '! pgrep -x -f "sleep 317" >/dev/null'
