@@ -6,6 +6,7 @@
 # the medians, the ratios, and the floor the SSH handshakes set on this
 # machine: handshake CPU (client + server, measured) x hosts / cores.
 # Usage: bench/ssh-fanout.sh [RUNS]   (default 5; needs root for sshd)
+#        SCENARIOS="cmd50 copy50" bench/ssh-fanout.sh 1   (a subset)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,7 +121,7 @@ hs=$(echo "($cl1 - $cl0 + ($sv1 - $sv0) / $tck) / 20" | bc -l)
 printf 'handshake CPU (client + server, OpenSSH, %s cores): %.1f ms\n' "$cores" "$(echo "$hs * 1000" | bc -l)"
 
 printf '\n%-22s %10s %10s %10s %10s %9s %9s %9s\n' "scenario ($runs runs)" corpdeploy pssh ansible floor "pssh/cd" "ans/cd" "cd/floor"
-for scen in cmd1 cmd10 cmd50 copy50; do
+for scen in ${SCENARIOS:-cmd1 cmd10 cmd50 copy50}; do
 	n=${scen#cmd}
 	n=${n#copy}
 	write_inputs "$n"
