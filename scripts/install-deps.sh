@@ -9,7 +9,7 @@ packages=(
 	check valgrind python3 git shellcheck groff man-db curl
 	docker.io docker-registry apache2-utils busybox-static tmux docker-compose
 	openssh-server openssh-client postgresql redis-server redis-tools nginx-light
-	libxml2-utils chromium python3-jsonschema wrk sqlite3 zstd
+	libxml2-utils chromium python3-jsonschema wrk sqlite3 zstd bc pssh ansible
 )
 # npm (for the S3 test server): the machine's own Node.js when it has one.
 command -v npm >/dev/null || packages+=(nodejs npm)

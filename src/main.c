@@ -3,6 +3,7 @@
  * table, whose return value is the exit code.
  */
 #include <curl/curl.h>
+#include <libssh2.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	/* Once, before any thread: libcurl's global set-up is not thread-safe. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	libssh2_init(0); /* likewise for libssh2 (its crypto back-end) */
 	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
 		colour = 0;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

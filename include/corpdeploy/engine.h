@@ -21,6 +21,7 @@ struct cd_journal;
 struct cd_journal_state;
 struct cd_prober;
 struct cd_run;
+struct cd_ssh_pool;
 
 enum cd_result { CD_RESULT_PENDING, CD_RESULT_OK, CD_RESULT_FAILED, CD_RESULT_SKIPPED,
 	CD_RESULT_UNCHANGED };
@@ -102,6 +103,7 @@ struct cd_run {
 	struct cJSON *downtime;	   /* owned; what the prober measured (validate.h), or NULL */
 
 	struct cd_docker **docker; /* per target, opened on first use */
+	struct cd_ssh_pool *ssh;   /* SSH sessions, one per host, kept for the run */
 	FILE *timing;
 	const char *current_phase;
 };

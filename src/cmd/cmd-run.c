@@ -17,6 +17,7 @@
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/report.h"
+#include "corpdeploy/ssh.h"
 #include "corpdeploy/validate.h"
 
 static void on_signal(int signo)
@@ -132,6 +133,16 @@ int cd_cmd_execute(struct cd_cmd_session *s, const char *run_id, int rollback,
 	opts.journal = journal;
 	struct cd_run *run = cd_run_new(s->plan, &opts);
 	cd_cmd_catch_signals();
+	/* Every SSH host is connected and its key checked before the first step changes anything. */
+	if (cd_ssh_run_connect_all(run, &err) < 0) {
+		cd_log_cd_error(&err);
+		cd_error_release(&err);
+		if (!resume)
+			cd_history_clear_unfinished(s->state);
+		cd_run_free(run);
+		code = CD_EXIT_PRECHECK;
+		goto out;
+	}
 	enum cd_run_outcome outcome = cd_run_execute(run);
 	cd_validate_after_run(run, outcome == CD_RUN_OK);
 	switch (outcome) {

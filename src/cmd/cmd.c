@@ -22,6 +22,7 @@ const struct cd_cmd_entry *const cd_cmd_table[] = {
 	&cd_cmd_resume_entry,
 	&cd_cmd_rollback_entry,
 	&cd_cmd_status_entry,
+	&cd_cmd_trust_entry,
 	&cd_cmd_up_entry,
 	&cd_cmd_validate_entry,
 	&cd_cmd_version_entry,

@@ -34,6 +34,7 @@ extern const struct cd_cmd_entry cd_cmd_restore_entry;
 extern const struct cd_cmd_entry cd_cmd_resume_entry;
 extern const struct cd_cmd_entry cd_cmd_rollback_entry;
 extern const struct cd_cmd_entry cd_cmd_status_entry;
+extern const struct cd_cmd_entry cd_cmd_trust_entry;
 extern const struct cd_cmd_entry cd_cmd_up_entry;
 extern const struct cd_cmd_entry cd_cmd_validate_entry;
 extern const struct cd_cmd_entry cd_cmd_version_entry;

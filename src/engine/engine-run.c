@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "corpdeploy/docker.h"
+#include "corpdeploy/ssh.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
@@ -107,6 +108,7 @@ void cd_run_free(struct cd_run *run)
 	for (size_t i = 0; i < run->plan->targets.n; i++)
 		cd_docker_free(run->docker[i]);
 	free(run->docker);
+	cd_ssh_pool_free(run->ssh);
 	free(run->failure);
 	if (run->timing)
 		fclose(run->timing);
@@ -128,13 +130,20 @@ int cd_run_docker(struct cd_run *run, const char *target, struct cd_docker **ret
 	pthread_mutex_lock(&run->lock);
 	int r = 0;
 	if (!run->docker[i]) {
-		if (t->kind != CD_TARGET_DOCKER) {
+		int over_ssh = t->docker && ((t->kind == CD_TARGET_SSH && strcmp(t->docker, "ssh") == 0) ||
+			(t->kind == CD_TARGET_DOCKER && strncmp(t->docker, "ssh://", 6) == 0));
+		if (t->kind != CD_TARGET_DOCKER && !over_ssh) {
 			r = cd_error_set(err, CD_EUSAGE,
-				"target '%s': only local Docker engines (unix://) can be deployed to yet",
-				t->name);
+				"target '%s' has no Docker engine (give it docker: ssh)", t->name);
 		} else {
 			struct cd_docker *d;
-			r = cd_docker_open(t->docker, &d, err);
+			struct cd_docker_transport tr;
+			/* A remote engine: `docker system dial-stdio` over SSH, the same client. */
+			if (over_ssh)
+				r = cd_ssh_docker_transport(run, t->name, &tr, err) < 0 ? CD_EREMOTE :
+					cd_docker_open_transport(&tr, &d, err);
+			else
+				r = cd_docker_open(t->docker, &d, err);
 			if (r == 0 && (r = cd_docker_ping(d, err)) < 0)
 				cd_docker_free(d);
 			else if (r == 0)

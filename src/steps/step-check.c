@@ -16,6 +16,7 @@
 
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
+#include "corpdeploy/ssh.h"
 #include "corpdeploy/steps.h"
 
 const char *const cd_check_type_names[] = { "disk_free", "env", "file_mode", "docker_version",
@@ -172,6 +173,32 @@ static char *plan_path(const struct cd_plan *plan, const char *path)
 	return cd_xasprintf("%s/%s", plan->dir, path);
 }
 
+/* A command check on one SSH host: its exit code as expected, or the tail of its output. */
+static int check_command_on_host(void *arg, const char *host, struct cd_buf *message,
+	struct cd_error *err)
+{
+	struct cd_step_ctx *ctx = arg;
+	const struct cd_step_check *c = ctx->step->args;
+	const char *sh[] = { "/bin/sh", "-c", c->command.argv.v[0], NULL };
+	struct cd_buf line = CD_BUF_INIT, out, eout;
+	int status = -1;
+	cd_ssh_quote_argv(&line, c->command.shell ? sh : c->command.argv.v);
+	int r = cd_ssh_run_exec(ctx->run, host, line.buf, NULL, cd_run_left(ctx->deadline_ms),
+		64 * 1024, &out, &eout, &status, err);
+	if (r == 0 && status != c->expect_exit) {
+		const char *tail = eout.len ? eout.buf : out.buf;
+		size_t tl = strlen(tail);
+		r = cd_error_set(err, CD_EFAIL, "exited with %d, expected %lld%s%.300s", status,
+			(long long)c->expect_exit, tl ? ": " : "", tl > 300 ? tail + tl - 300 : tail);
+	} else if (r == 0) {
+		cd_buf_addf(message, "exit %d", status);
+	}
+	cd_buf_release(&line);
+	cd_buf_release(&out);
+	cd_buf_release(&eout);
+	return r;
+}
+
 static int check_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 {
 	const struct cd_step_check *c = ctx->step->args;
@@ -245,6 +272,9 @@ static int check_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 		return r;
 	}
 	case CD_CHECK_COMMAND: {
+		if (cd_ssh_is_remote(plan, ctx->step->target))
+			return cd_ssh_fanout(ctx->run, ctx->step->target, check_command_on_host, ctx,
+				&ctx->message, err);
 		struct cd_buf out, eout;
 		int status;
 		const char *sh[] = { "/bin/sh", "-c", c->command.argv.v[0], NULL };

@@ -12,6 +12,7 @@
 #include "corpdeploy/backup.h"
 #include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
+#include "corpdeploy/ssh.h"
 #include "corpdeploy/steps.h"
 #include "deploy-internal.h"
 
@@ -124,6 +125,7 @@ struct run_place {
 	char *image;	/* a one-off container of this image */
 	char *target;	/* "local" docker target for the image's container */
 	char *one_off;	/* name of the one-off container */
+	char *ssh;	/* an SSH host target: the command runs there */
 	char **env;	/* "K=V", NULL-terminated */
 	char *stdin_data;
 };
@@ -142,6 +144,20 @@ static int run_in_place(struct cd_run *run, const struct run_place *p, const cha
 {
 	struct cd_docker *d;
 	int r;
+	if (p->ssh) {
+		/* Every word quoted for the remote shell; the environment through env(1), secrets on stdin. */
+		struct cd_buf line = CD_BUF_INIT;
+		if (p->env && p->env[0]) {
+			cd_buf_adds(&line, "env ");
+			cd_ssh_quote_argv(&line, (const char *const *)p->env);
+			cd_buf_addch(&line, ' ');
+		}
+		cd_ssh_quote_argv(&line, argv);
+		r = cd_ssh_run_exec(run, p->ssh, line.buf, p->stdin_data, timeout_ms, RUN_OUTPUT_MAX,
+			out, eout, ret_status, err);
+		cd_buf_release(&line);
+		return r;
+	}
 	if (!p->in && !p->image)
 		return cd_proc_run(argv, (const char *const *)p->env, p->stdin_data, timeout_ms,
 			RUN_OUTPUT_MAX, out, eout, ret_status, err);
@@ -182,6 +198,7 @@ static void run_place_free(void *p)
 	free(pl->image);
 	free(pl->target);
 	free(pl->one_off);
+	free(pl->ssh);
 	for (char **e = pl->env; e && *e; e++)
 		free(*e);
 	free(pl->env);
@@ -197,6 +214,8 @@ static struct run_place *run_place_new(struct cd_step_ctx *ctx)
 	const char *svc_name = r->in ? r->in : r->image;
 	const struct cd_service *svc = svc_name ? cd_plan_service(plan, svc_name) : NULL;
 	p->target = cd_xstrdup(svc ? svc->target : "local");
+	if (!svc && cd_ssh_is_remote(plan, ctx->step->target))
+		p->ssh = cd_xstrdup(ctx->step->target);
 	if (r->in)
 		p->in = cd_engine_container_name(plan, r->in);
 	if (r->image) {
@@ -270,6 +289,8 @@ static cJSON *undo_record(const struct run_place *p, const struct cd_cmd *undo, 
 	cJSON_AddStringToObject(o, "target", p->target);
 	if (p->one_off)
 		cJSON_AddStringToObject(o, "one_off", p->one_off);
+	if (p->ssh)
+		cJSON_AddStringToObject(o, "ssh", p->ssh);
 	cJSON_AddItemToObject(o, "env", strv_json(p->env));
 	cJSON_AddNumberToObject(o, "timeout_ms", (double)timeout_ms);
 	return o;
@@ -288,6 +309,7 @@ static int run_undo(struct cd_run *run, const char *action, const cJSON *data, s
 	place->image = json_dup(data, "image");
 	place->target = json_dup(data, "target");
 	place->one_off = json_dup(data, "one_off");
+	place->ssh = json_dup(data, "ssh");
 	place->env = json_strv(cJSON_GetObjectItemCaseSensitive(data, "env"));
 	char **argv = json_strv(cJSON_GetObjectItemCaseSensitive(data, "argv"));
 	int64_t timeout_ms =
@@ -353,10 +375,10 @@ static int migration_begin(struct cd_step_ctx *ctx, const struct run_place *plac
 		**ret_before ? *ret_before : "(none)");
 }
 
-static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+static int run_once(struct cd_step_ctx *ctx, const struct run_place *place,
+	struct cd_buf *message, struct cd_error *err)
 {
 	const struct cd_step_run *r = ctx->step->args;
-	struct run_place *place = run_place_new(ctx);
 	const char *sh[4];
 	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
 	int status = -1, rc;
@@ -365,7 +387,6 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	if (r->migration) {
 		if ((rc = migration_begin(ctx, place, &version_before, err)) < 0) {
 			free(version_before);
-			run_place_free(place);
 			return rc;
 		}
 	} else if (r->undo.argv.n) {
@@ -374,12 +395,10 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 		rc = cd_run_push_undo(ctx->run, ctx->step, "command",
 			undo_record(place, &r->undo,
 				ctx->step->timeout_ms > 0 ? ctx->step->timeout_ms : 600000),
-			err, "run %s", d.buf);
+			err, "run %s%s%s", d.buf, place->ssh ? " on " : "", place->ssh ? place->ssh : "");
 		cd_buf_release(&d);
-		if (rc < 0) {
-			run_place_free(place);
+		if (rc < 0)
 			return rc;
-		}
 	} else {
 		/* A command may change anything: without an undo, a failure later is still a change. */
 		cd_run_mark_changed(ctx->run);
@@ -400,15 +419,15 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 			if (out.buf[i] == '\n')
 				last = out.buf + i + 1;
 		if (ol)
-			cd_buf_addf(&ctx->message, "exit %d: %.*s", status, (int)(out.buf + ol - last), last);
+			cd_buf_addf(message, "exit %d: %.*s", status, (int)(out.buf + ol - last), last);
 		else
-			cd_buf_addf(&ctx->message, "exit %d", status);
+			cd_buf_addf(message, "exit %d", status);
 	}
 	if (r->migration && rc == 0) {
 		char *after = NULL;
 		if ((rc = migration_version(ctx, place, &after, err)) == 0) {
 			ctx->details = cd_migration_details(status, version_before, after);
-			cd_buf_addf(&ctx->message, " (version %s -> %s)",
+			cd_buf_addf(message, " (version %s -> %s)",
 				*version_before ? version_before : "(none)", after);
 		}
 		free(after);
@@ -419,6 +438,33 @@ static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	free(version_before);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
+	return rc;
+}
+
+/* One host of a group: the same place, on that host. */
+struct run_fanout {
+	struct cd_step_ctx *ctx;
+	const struct run_place *place;
+};
+
+static int run_on_host(void *arg, const char *host, struct cd_buf *message, struct cd_error *err)
+{
+	struct run_fanout *f = arg;
+	struct run_place on_host = *f->place;
+	on_host.ssh = (char *)host;
+	return run_once(f->ctx, &on_host, message, err);
+}
+
+static int run_apply(struct cd_step_ctx *ctx, struct cd_error *err)
+{
+	struct run_place *place = run_place_new(ctx);
+	int rc;
+	if (place->ssh) {
+		struct run_fanout f = { ctx, place };
+		rc = cd_ssh_fanout(ctx->run, place->ssh, run_on_host, &f, &ctx->message, err);
+	} else {
+		rc = run_once(ctx, place, &ctx->message, err);
+	}
 	run_place_free(place);
 	return rc;
 }

@@ -1,0 +1,29 @@
+/* ssh-internal: what the files of src/ssh share about a session. */
+#ifndef CORPDEPLOY_SSH_INTERNAL_H
+#define CORPDEPLOY_SSH_INTERNAL_H
+
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+
+#include "corpdeploy/ssh.h"
+
+struct cd_ssh_session {
+	int fd;
+	LIBSSH2_SESSION *session;
+	LIBSSH2_SFTP *sftp; /* opened on first use */
+	char *name;	    /* "db1 (deploy@127.0.0.1:2201)", for messages */
+	char fingerprint[64];
+	int64_t timeout_ms; /* of blocking calls: the connect timeout */
+};
+
+/* The libssh2 error text of the session's last error, for messages. */
+const char *ssh_last_error(struct cd_ssh_session *s);
+/* Waits until the session's socket is ready in the direction libssh2 blocked on, or deadline (monotonic ms). */
+void ssh_wait_socket(struct cd_ssh_session *s, int64_t deadline_ms);
+/* The known_hosts file new keys are recorded in: --known-hosts, else ~/.ssh/known_hosts. malloc'd. */
+char *ssh_trust_file(void);
+/* Loads ~/.ssh/known_hosts and --known-hosts. */
+struct cd_ssh_known_hosts *ssh_load_known_hosts(struct cd_error *err);
+int ssh_accept_new(void);
+
+#endif
