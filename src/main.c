@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <libssh2.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,11 @@ int main(int argc, char **argv)
 
 	setlocale(LC_ALL, "");
 	/* Once, before any thread: libcurl's global set-up is not thread-safe. */
+	/*
+	 * A peer that closes its end (an engine connection, a socket pair bridged
+	 * to SSH, a child's pipe) is an error to report, not a reason to die.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	libssh2_init(0); /* likewise for libssh2 (its crypto back-end) */
 	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))

@@ -83,7 +83,7 @@ int cd_step_require_target(struct cd_decoder *dec, const struct cd_plan *plan, c
 
 /*
  * Runs a service's command health check in its container once (exec), with
- * a probe timeout of interval_ms within 1-10 s: 0 when it exits 0. Docker
+ * a probe timeout of interval_ms within 5-30 s: 0 when it exits 0. Docker
  * runs the same check only every steady_interval, and says "starting" until
  * its first; this is how to know before.
  */

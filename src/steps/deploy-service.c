@@ -317,8 +317,12 @@ int cd_deploy_probe_command(struct cd_docker *d, const struct cd_service *svc, c
 	const char *sh[4] = { "/bin/sh", "-c", c->shell ? c->argv.v[0] : NULL, NULL };
 	const char *const *argv = c->shell ? sh : c->argv.v;
 	struct cd_docker_exec_result res;
-	/* A probe may take its interval, and at least a second, never the whole timeout. */
-	int64_t t = interval < 1000 ? 1000 : interval > 10000 ? 10000 : interval;
+	/*
+	 * A probe may take its interval, and at least 5 s: an exec is three engine
+	 * calls, each a new connection (over SSH, a new dial-stdio process), and a
+	 * loaded machine is slow to start one.
+	 */
+	int64_t t = interval < 5000 ? 5000 : interval > 30000 ? 30000 : interval;
 	int r = cd_docker_exec(d, id, argv, NULL, t, 4096, &res, err);
 	if (r < 0)
 		return r;

@@ -23,7 +23,7 @@ cleanup() {
 		"$top/tests/docker/engine-down.sh" "$T" >/dev/null 2>&1
 	fi
 	sshd_stop_all
-	rm -rf "$T"
+	[ -n "${KEEP_SSH_TEST_DIR:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 export HOME=$T/home
