@@ -77,6 +77,7 @@ dump_bytes=""
 for round in 1 2; do
 	sync
 	t0=$(now)
+	# shellcheck disable=SC2016 # "$1" is the inner shell's
 	/usr/bin/time -f "%U %S" -o "$work/base-time.txt" \
 		sh -c 'pg_dump -d benchdb | zstd -3 -T1 -q >"$1"' sh "$work/baseline.sql.zst"
 	t1=$(now)
