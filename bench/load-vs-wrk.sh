@@ -68,9 +68,11 @@ printf '%-4s %-10s %12s %10s\n' run tool req/s p99_ms
 : > "$work/cd.txt"
 for i in $(seq "$runs"); do
 	w=$(wrk_run); echo "$w" >> "$work/wrk.txt"
-	printf '%-4s %-10s %12s %10s\n' "$i" wrk "$w"
+	read -r qps p99 <<<"$w"
+	printf '%-4s %-10s %12s %10s\n' "$i" wrk "$qps" "$p99"
 	c=$(cd_run); echo "$c" >> "$work/cd.txt"
-	printf '%-4s %-10s %12s %10s\n' "$i" corpdeploy "$c"
+	read -r qps p99 <<<"$c"
+	printf '%-4s %-10s %12s %10s\n' "$i" corpdeploy "$qps" "$p99"
 done
 # Latency depends on the load: corpdeploy again, held to wrk's median rate, for a p99 at equal throughput.
 wrk_median=$("$PY" -c 'import statistics,sys; print("%.0f" % statistics.median(float(l.split()[0]) for l in open(sys.argv[1])))' "$work/wrk.txt")
