@@ -465,14 +465,21 @@ int cd_deploy_undo(struct cd_run *run, const char *action, const cJSON *data, st
 		return 0;
 	if (!running && (r = cd_docker_container_start(d, old_id, err)) < 0)
 		return r;
-	/* Put back is not done until it serves again: checked as the plan checks it. */
+	/*
+	 * Put back is not done until it serves again. HTTP and TCP checks are the
+	 * plan's; a command check may be the very one that failed the new release,
+	 * so the previous container is only required to stay running.
+	 */
 	const struct cd_service *svc = cd_plan_service(run->plan,
 		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "service")));
 	if (!svc)
 		return 0;
+	struct cd_service restored = *svc;
+	if (svc->health && svc->health->kind != CD_HEALTH_HTTP && svc->health->kind != CD_HEALTH_TCP)
+		restored.health = NULL;
 	struct cd_step_ctx ctx = { .run = run, .deadline_ms = cd_time_mono_ms() + 120000 };
 	cd_buf_init(&ctx.message, 256);
-	r = wait_healthy(&ctx, d, svc, old_id, err);
+	r = wait_healthy(&ctx, d, &restored, old_id, err);
 	cd_buf_release(&ctx.message);
 	return r;
 }
