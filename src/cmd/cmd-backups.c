@@ -147,12 +147,8 @@ static int cmd_backups_exec(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_backups_entry, "expected one PLAN");
-	struct cd_diags diags = CD_DIAGS_INIT;
-	struct cd_plan *plan = NULL;
-	int r = cd_plan_load(argv[optind], NULL, &diags, &plan);
-	cd_log_diags(&diags);
-	cd_diags_release(&diags);
-	if (r < 0)
+	struct cd_plan *plan = cd_cmd_load_plan(argv[optind], 0);
+	if (!plan)
 		return CD_EXIT_USAGE;
 
 	struct rows rs = { 0 };

@@ -90,12 +90,8 @@ static int cmd_restore_exec(int argc, char **argv)
 	if (!run_id || !*run_id || strchr(run_id, '/') || run_id[0] == '.')
 		return cd_cmd_usage_error(&cd_cmd_restore_entry, "--run RUN-ID is required");
 
-	struct cd_diags diags = CD_DIAGS_INIT;
-	struct cd_plan *plan = NULL;
-	int r = cd_plan_load(argv[optind], NULL, &diags, &plan);
-	cd_log_diags(&diags);
-	cd_diags_release(&diags);
-	if (r < 0)
+	struct cd_plan *plan = cd_cmd_load_plan(argv[optind], 0);
+	if (!plan)
 		return CD_EXIT_USAGE;
 
 	struct chosen *ch = cd_xcalloc(cd_plan_step_count(plan) + 1, sizeof(*ch));

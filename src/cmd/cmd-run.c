@@ -47,13 +47,9 @@ void cd_cmd_new_run_id(char id[64])
 int cd_cmd_open_plan(const char *path, const char *state_dir, const char *run_id,
 	struct cd_cmd_session *s)
 {
-	struct cd_diags diags = CD_DIAGS_INIT;
 	struct cd_error err = CD_ERROR_INIT;
 	memset(s, 0, sizeof(*s));
-	int r = cd_plan_load(path, NULL, &diags, &s->plan);
-	cd_log_diags(&diags);
-	cd_diags_release(&diags);
-	if (r < 0)
+	if (!(s->plan = cd_cmd_load_plan(path, 0)))
 		return CD_EXIT_USAGE;
 	if (state_dir)
 		s->plan->state_dir = state_dir;

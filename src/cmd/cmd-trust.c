@@ -64,13 +64,8 @@ static int cmd_trust_exec(int argc, char **argv)
 	if (optind >= argc)
 		return cd_cmd_usage_error(&cd_cmd_trust_entry, "expected a plan");
 
-	struct cd_diags diags = CD_DIAGS_INIT;
-	struct cd_plan *plan = NULL;
-	struct cd_plan_opts opts = { .flags = CD_PLAN_LOAD_OFFLINE };
-	int r = cd_plan_load(argv[optind], &opts, &diags, &plan);
-	cd_log_diags(&diags);
-	cd_diags_release(&diags);
-	if (r < 0)
+	struct cd_plan *plan = cd_cmd_load_plan(argv[optind], CD_PLAN_LOAD_OFFLINE);
+	if (!plan)
 		return CD_EXIT_USAGE;
 
 	int code = CD_EXIT_OK, any = 0;

@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "corpdeploy/log.h"
+#include "corpdeploy/plan.h"
 
 const struct cd_cmd_entry *const cd_cmd_table[] = {
 	&cd_cmd_backup_entry,
@@ -56,4 +57,15 @@ int cd_cmd_usage_error(const struct cd_cmd_entry *e, const char *fmt, ...)
 		e->name);
 	cd_buf_release(&b);
 	return CD_EXIT_USAGE;
+}
+
+struct cd_plan *cd_cmd_load_plan(const char *path, unsigned flags)
+{
+	struct cd_diags diags = CD_DIAGS_INIT;
+	struct cd_plan_opts opts = { .flags = flags };
+	struct cd_plan *plan = NULL;
+	int r = cd_plan_load(path, &opts, &diags, &plan);
+	cd_log_diags(&diags);
+	cd_diags_release(&diags);
+	return r < 0 ? NULL : plan;
 }

@@ -55,6 +55,13 @@ void cd_cmd_print_overview(void);
 /* Reports a usage error for e on stderr; returns CD_EXIT_USAGE. */
 int cd_cmd_usage_error(const struct cd_cmd_entry *e, const char *fmt, ...) CD_PRINTF(2, 3);
 
+struct cd_plan;
+/*
+ * Loads the plan at path (flags: CD_PLAN_LOAD_*), printing its diagnostics;
+ * NULL when it is invalid (exit with CD_EXIT_USAGE). Free with cd_plan_free().
+ */
+struct cd_plan *cd_cmd_load_plan(const char *path, unsigned flags);
+
 /* cmd-run.c: what up, resume and rollback share. */
 struct cd_plan;
 struct cd_lock;
