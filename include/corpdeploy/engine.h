@@ -167,6 +167,8 @@ const char *cd_run_env(const struct cd_run *run, const char *name);
 /* Asks a running run to stop at the next step boundary (signal handlers). */
 void cd_run_interrupt(int signo);
 int cd_run_interrupted(void);
+/* Interrupted, and not rolling back: waits and loops should end now. */
+int cd_run_stopping(void);
 
 /* Context handed to a step kind's apply. */
 struct cd_step_ctx {

@@ -27,6 +27,8 @@ void engine_journal_note(struct cd_run *run, const char *type, int sync, const c
 /* Undoes every record not done yet; 0 or CD_EFAIL (run->manual_steps says what is left). */
 int engine_rollback(struct cd_run *run, const char *why);
 
+/* engine-run.c: a rollback in progress is not cut short by a first signal. */
+void engine_set_undoing(int on);
 /* engine-run.c: the downtime prober starts with the run's first change. */
 void engine_probe_start(struct cd_run *run);
 

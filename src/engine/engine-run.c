@@ -38,6 +38,19 @@ int cd_run_interrupted(void)
 	return atomic_load(&run_signal);
 }
 
+/* While a rollback runs, a first signal must not cut its waits short. */
+static atomic_int run_undoing;
+
+void engine_set_undoing(int on)
+{
+	atomic_store(&run_undoing, on);
+}
+
+int cd_run_stopping(void)
+{
+	return atomic_load(&run_signal) && !atomic_load(&run_undoing);
+}
+
 int64_t cd_run_left(int64_t deadline_ms)
 {
 	int64_t left = deadline_ms - cd_time_mono_ms();
@@ -48,7 +61,7 @@ int cd_run_sleep(struct cd_run *run, int64_t ms)
 {
 	(void)run;
 	int64_t end = cd_time_mono_ms() + ms;
-	while (!cd_run_interrupted()) {
+	while (!cd_run_stopping()) {
 		int64_t left = end - cd_time_mono_ms();
 		if (left <= 0)
 			return 0;

@@ -231,6 +231,7 @@ int engine_rollback(struct cd_run *run, const char *why)
 	for (size_t i = 0; i < run->n_undo; i++)
 		pending += !run->undo[i].done;
 
+	engine_set_undoing(1);
 	engine_journal_note(run, CD_JR_ROLLBACK, 1, "why", why, NULL, NULL);
 	engine_progress_rollback_start(run, pending);
 	size_t *idx = cd_xcalloc(run->n_undo + 1, sizeof(*idx));
@@ -248,6 +249,7 @@ int engine_rollback(struct cd_run *run, const char *why)
 		end = begin;
 	}
 	free(idx);
+	engine_set_undoing(0);
 	run->rollback_ms = cd_time_mono_ms() - start;
 	cJSON *rec = NULL;
 	if (run->journal) {

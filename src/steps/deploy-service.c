@@ -398,7 +398,7 @@ static int wait_healthy(struct cd_step_ctx *ctx, struct cd_docker *d, const stru
 			cd_error_release(&last);
 			return 0;
 		}
-		if (cd_time_mono_ms() + interval > deadline || cd_run_interrupted())
+		if (cd_time_mono_ms() + interval > deadline || cd_run_stopping())
 			break;
 		cd_run_sleep(ctx->run, interval);
 	}
