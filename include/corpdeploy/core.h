@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define CD_PRINTF(f, a)	 __attribute__((format(printf, f, a)))
@@ -131,6 +132,16 @@ int64_t cd_time_mono_ms(void);
 const char *cd_duration_format(int64_t ms, char *buf, size_t size);
 /* Formats a size as "512B", "10KiB", "1.5GiB" into buf. */
 const char *cd_size_format(uint64_t bytes, char *buf, size_t size);
+
+/*
+ * Starts argv (argv[0] looked up in PATH) with extra "K=V" env entries
+ * overriding inherited ones, leading its own process group, with the
+ * default action for SIGPIPE, SIGINT and SIGTERM; its stdin, stdout and
+ * stderr are pipes whose other ends (close-on-exec) come back in *ret_in,
+ * *ret_out and *ret_err, the caller's to close. CD_EIO when it cannot start.
+ */
+int cd_proc_spawn(const char *const *argv, const char *const *env, pid_t *ret_pid, int *ret_in,
+	int *ret_out, int *ret_err, struct cd_error *err);
 
 /*
  * Local processes. Runs argv (argv[0] looked up in PATH) with extra "K=V"

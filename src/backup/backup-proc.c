@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -19,82 +18,19 @@
 
 #include "corpdeploy/backup.h"
 
-extern char **environ;
-
 #define PROC_BLOCK (256 * 1024)
 #define STDERR_MAX (64 * 1024)
-
-static char **merged_env(const char *const *env)
-{
-	size_t nenv = 0, nextra = 0;
-	while (environ[nenv])
-		nenv++;
-	while (env && env[nextra])
-		nextra++;
-	char **envp = cd_xcalloc(nenv + nextra + 1, sizeof(char *));
-	size_t k = 0;
-	for (size_t i = 0; i < nextra; i++)
-		envp[k++] = (char *)env[i];
-	for (size_t i = 0; i < nenv; i++) {
-		size_t nl = strcspn(environ[i], "=");
-		size_t j;
-		for (j = 0; j < nextra; j++)
-			if (strncmp(env[j], environ[i], nl) == 0 && env[j][nl] == '=')
-				break;
-		if (j == nextra)
-			envp[k++] = environ[i];
-	}
-	return envp;
-}
 
 int cd_backup_proc_stream(const char *const *argv, const char *const *env,
 	cd_backup_source source, void *source_opaque, cd_backup_sink sink, void *sink_opaque,
 	int64_t timeout_ms, struct cd_buf *errout, int *ret_status, struct cd_error *err)
 {
-	int in[2], o[2], e[2], status = 0;
-	cd_buf_init(errout, STDERR_MAX);
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return cd_error_set_errno(err, errno, "cannot run '%s'", argv[0]);
-	if (pipe2(o, O_CLOEXEC) < 0) {
-		close(in[0]), close(in[1]);
-		return cd_error_set_errno(err, errno, "cannot run '%s'", argv[0]);
-	}
-	if (pipe2(e, O_CLOEXEC) < 0) {
-		close(in[0]), close(in[1]), close(o[0]), close(o[1]);
-		return cd_error_set_errno(err, errno, "cannot run '%s'", argv[0]);
-	}
-	char **envp = merged_env(env);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	int status = 0, infd, ofd, efd;
 	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, e[1], 2);
-	posix_spawnattr_init(&attr);
-	sigset_t def, none;
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigemptyset(&none);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-		POSIX_SPAWN_SETSIGMASK);
-	int se = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	free(envp);
-	close(in[0]);
-	close(o[1]);
-	close(e[1]);
-	if (se != 0) {
-		close(in[1]), close(o[0]), close(e[0]);
-		return cd_error_set_errno(err, se, "cannot run '%s'", argv[0]);
-	}
-	int infd = in[1], ofd = o[0], efd = e[0];
+	cd_buf_init(errout, STDERR_MAX);
+	int spawned = cd_proc_spawn(argv, env, &pid, &infd, &ofd, &efd, err);
+	if (spawned < 0)
+		return spawned;
 	/* Bigger pipes: fewer wake-ups per MiB of dump (the default holds 64 KiB). */
 	fcntl(ofd, F_SETPIPE_SZ, 1 << 20);
 	if (source)

@@ -32,17 +32,12 @@ static void pipe_read(int *fd, struct cd_buf *b)
 	*fd = -1;
 }
 
-int cd_proc_run(const char *const *argv, const char *const *env, const char *stdin_data,
-	int64_t timeout_ms, size_t max, struct cd_buf *out, struct cd_buf *errout, int *ret_status,
-	struct cd_error *err)
+int cd_proc_spawn(const char *const *argv, const char *const *env, pid_t *ret_pid, int *ret_in,
+	int *ret_out, int *ret_err, struct cd_error *err)
 {
-	int in[2], o[2], e[2], status = 0;
+	int in[2], o[2], e[2];
 	size_t nenv = 0, nextra = 0;
 
-	if (out)
-		cd_buf_init(out, max);
-	if (errout)
-		cd_buf_init(errout, max);
 	while (environ[nenv])
 		nenv++;
 	while (env && env[nextra])
@@ -61,20 +56,30 @@ int cd_proc_run(const char *const *argv, const char *const *env, const char *std
 		if (j == nextra)
 			envp[k++] = environ[i];
 	}
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+	if (pipe2(in, O_CLOEXEC) < 0) {
+		free(envp);
+		return cd_error_set_errno(err, errno, "cannot run '%s'", argv[0]);
+	}
+	if (pipe2(o, O_CLOEXEC) < 0) {
+		close(in[0]), close(in[1]);
+		free(envp);
+		return cd_error_set_errno(err, errno, "cannot run '%s'", argv[0]);
+	}
+	if (pipe2(e, O_CLOEXEC) < 0) {
+		close(in[0]), close(in[1]), close(o[0]), close(o[1]);
 		free(envp);
 		return cd_error_set_errno(err, errno, "cannot run '%s'", argv[0]);
 	}
 	/* posix_spawn, not fork: safe with other threads running, and exec failures come back. */
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	pid_t pid;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, e[1], 2);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
+	/* corpdeploy ignores SIGPIPE and catches SIGINT/SIGTERM; the child gets the defaults. */
 	sigset_t def;
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE);
@@ -86,18 +91,37 @@ int cd_proc_run(const char *const *argv, const char *const *env, const char *std
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
 		POSIX_SPAWN_SETSIGMASK);
-	int se = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
+	int se = posix_spawnp(ret_pid, argv[0], &fa, &attr, (char *const *)argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(envp);
-	if (se != 0) {
-		close(in[0]), close(in[1]), close(o[0]), close(o[1]), close(e[0]), close(e[1]);
-		return cd_error_set_errno(err, se, "cannot run '%s'", argv[0]);
-	}
 	close(in[0]);
 	close(o[1]);
 	close(e[1]);
-	int infd = in[1], ofd = o[0], efd = e[0];
+	if (se != 0) {
+		close(in[1]), close(o[0]), close(e[0]);
+		return cd_error_set_errno(err, se, "cannot run '%s'", argv[0]);
+	}
+	*ret_in = in[1];
+	*ret_out = o[0];
+	*ret_err = e[0];
+	return 0;
+}
+
+int cd_proc_run(const char *const *argv, const char *const *env, const char *stdin_data,
+	int64_t timeout_ms, size_t max, struct cd_buf *out, struct cd_buf *errout, int *ret_status,
+	struct cd_error *err)
+{
+	int status = 0, infd, ofd, efd;
+	pid_t pid;
+
+	if (out)
+		cd_buf_init(out, max);
+	if (errout)
+		cd_buf_init(errout, max);
+	int r = cd_proc_spawn(argv, env, &pid, &infd, &ofd, &efd, err);
+	if (r < 0)
+		return r;
 	size_t in_len = stdin_data ? strlen(stdin_data) : 0, in_off = 0;
 	if (!in_len) {
 		close(infd);
