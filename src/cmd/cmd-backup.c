@@ -37,19 +37,9 @@ static int backup_one(struct cd_run *run, const struct cd_step *step)
 
 static int cmd_backup_exec(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			cd_cmd_print_help(&cd_cmd_backup_entry);
-			return CD_EXIT_OK;
-		}
-		return cd_cmd_usage_error(&cd_cmd_backup_entry, "unknown option");
-	}
+	int done = cd_cmd_no_options(&cd_cmd_backup_entry, argc, argv);
+	if (done >= 0)
+		return done;
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_backup_entry, "expected one PLAN");
 

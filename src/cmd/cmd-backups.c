@@ -3,8 +3,8 @@
  * machine (under the state directory) and, when the plan has
  * backup_storage, the copies there. Newest first, with size and age.
  */
-#include <dirent.h>
 #include <getopt.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,19 +132,9 @@ static int newest_first(const void *a, const void *b)
 
 static int cmd_backups_exec(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			cd_cmd_print_help(&cd_cmd_backups_entry);
-			return CD_EXIT_OK;
-		}
-		return cd_cmd_usage_error(&cd_cmd_backups_entry, "unknown option");
-	}
+	int done = cd_cmd_no_options(&cd_cmd_backups_entry, argc, argv);
+	if (done >= 0)
+		return done;
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_backups_entry, "expected one PLAN");
 	struct cd_plan *plan = cd_cmd_load_plan(argv[optind], 0);

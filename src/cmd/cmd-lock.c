@@ -14,20 +14,9 @@
 
 static int cmd_lock_exec(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			cd_cmd_print_help(&cd_cmd_lock_entry);
-			return CD_EXIT_OK;
-		}
-		return cd_cmd_usage_error(&cd_cmd_lock_entry, "unknown option");
-	}
+	int done = cd_cmd_no_options(&cd_cmd_lock_entry, argc, argv);
+	if (done >= 0)
+		return done;
 	if (optind != argc - 2 || (strcmp(argv[optind], "status") != 0 &&
 					  strcmp(argv[optind], "release") != 0))
 		return cd_cmd_usage_error(&cd_cmd_lock_entry, "expected 'status PLAN' or 'release PLAN'");

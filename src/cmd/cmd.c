@@ -2,6 +2,7 @@
  * The sorted table of commands and what every command shares: finding one
  * by name, printing its help, and reporting a usage error.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,22 @@ struct cd_plan *cd_cmd_load_plan(const char *path, unsigned flags)
 	cd_log_diags(&diags);
 	cd_diags_release(&diags);
 	return r < 0 ? NULL : plan;
+}
+
+int cd_cmd_no_options(const struct cd_cmd_entry *e, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			cd_cmd_print_help(e);
+			return CD_EXIT_OK;
+		}
+		return cd_cmd_usage_error(e, "unknown option");
+	}
+	return -1;
 }

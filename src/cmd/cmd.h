@@ -55,6 +55,13 @@ void cd_cmd_print_overview(void);
 /* Reports a usage error for e on stderr; returns CD_EXIT_USAGE. */
 int cd_cmd_usage_error(const struct cd_cmd_entry *e, const char *fmt, ...) CD_PRINTF(2, 3);
 
+/*
+ * Option parsing of a command whose only option is --help: -1 to go on
+ * (arguments from optind), else the exit code to return (help printed, or
+ * a usage error reported).
+ */
+int cd_cmd_no_options(const struct cd_cmd_entry *e, int argc, char **argv);
+
 struct cd_plan;
 /*
  * Loads the plan at path (flags: CD_PLAN_LOAD_*), printing its diagnostics;
