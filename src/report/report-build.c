@@ -228,7 +228,7 @@ static cJSON *build_services(const struct cd_plan *plan, const cJSON *phases)
 				}
 			}
 		static const char *const copied[] = { "container", "image_before", "image_after",
-			"result", "health", "healthy_after_ms" };
+			"result", "health", "health_check", "healthy_after_ms" };
 		for (size_t k = 0; k < CD_ARRAY_SIZE(copied); k++) {
 			const cJSON *v = measured ? cJSON_GetObjectItem(measured, copied[k]) : NULL;
 			cJSON_AddItemToObject(o, copied[k], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());

@@ -544,10 +544,15 @@ static int ensure_networks_volumes(struct cd_step_ctx *ctx, struct cd_docker *d,
 	return r;
 }
 
-/* The service's entry in the deploy step's details, for reports. */
+/*
+ * The service's entry in the deploy step's details, for reports. "health" is
+ * the state the run left it in: "healthy" once its check passed in this run
+ * (or Docker's own check says so), "running" otherwise; the deploy fails
+ * before a new container that never became healthy gets here.
+ */
 static cJSON *service_details(const struct cd_service *svc, const struct cd_deploy_want *w,
 	const struct cd_docker_container *old, const char *new_id, const char *result,
-	int64_t healthy_after_ms)
+	const char *health, int64_t healthy_after_ms)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", svc->name);
@@ -562,7 +567,9 @@ static cJSON *service_details(const struct cd_service *svc, const struct cd_depl
 	if (w->release)
 		cJSON_AddStringToObject(o, "release", w->release);
 	cJSON_AddStringToObject(o, "result", result);
-	cJSON_AddStringToObject(o, "health", svc->health ? cd_health_kind_names[svc->health->kind] : "none");
+	cJSON_AddStringToObject(o, "health", health);
+	cJSON_AddStringToObject(o, "health_check",
+		svc->health ? cd_health_kind_names[svc->health->kind] : "none");
 	if (healthy_after_ms >= 0)
 		cJSON_AddNumberToObject(o, "healthy_after_ms", (double)healthy_after_ms);
 	return o;
@@ -584,7 +591,8 @@ int cd_deploy_replace(struct cd_step_ctx *ctx, struct cd_docker *d, const struct
 			(!old.health || strcmp(old.health, "unhealthy") != 0)) {
 			/* Same image and configuration, running: nothing to do. */
 			cd_buf_addf(&ctx->message, "%s%s unchanged", ctx->message.len ? ", " : "", svc->name);
-			ctx->details = service_details(svc, want, &old, old.id, "unchanged", -1);
+			ctx->details = service_details(svc, want, &old, old.id, "unchanged",
+				old.health && strcmp(old.health, "healthy") == 0 ? "healthy" : "running", -1);
 			r = 0;
 			goto done;
 		}
@@ -633,7 +641,8 @@ int cd_deploy_replace(struct cd_step_ctx *ctx, struct cd_docker *d, const struct
 	cd_buf_addf(&ctx->message, "%s%s %s", ctx->message.len ? ", " : "", svc->name,
 		have_old ? "replaced" : "created");
 	ctx->details = service_details(svc, want, have_old ? &old : NULL, new_id,
-		have_old ? "replaced" : "created", cd_time_mono_ms() - started);
+		have_old ? "replaced" : "created", svc->health ? "healthy" : "running",
+		cd_time_mono_ms() - started);
 done:
 	if (have_old)
 		cd_docker_container_release(&old);
