@@ -398,6 +398,18 @@ static void view_timeline(cJSON *view, const cJSON *report)
 		eq(outcome, "succeeded") ? "ok" : "failed");
 }
 
+/* Image ids as `docker images` shows them: the first 12 hex digits; the JSON keeps them whole. */
+static void short_image_id(cJSON *o, const char *key)
+{
+	const char *id = cd_json_str(o, key);
+	if (!id || strncmp(id, "sha256:", 7) != 0 || strlen(id) <= 7 + 12)
+		return;
+	char shortened[7 + 12 + 1];
+	memcpy(shortened, id, sizeof(shortened) - 1);
+	shortened[sizeof(shortened) - 1] = '\0';
+	cJSON_ReplaceItemInObject(o, key, cJSON_CreateString(shortened));
+}
+
 static void view_services(cJSON *view, const cJSON *report, int *measured, int *healthy,
 	int *changed)
 {
@@ -433,6 +445,8 @@ static void view_services(cJSON *view, const cJSON *report, int *measured, int *
 			cJSON_DeleteItemFromObject(s, "image_before");
 			cJSON_AddStringToObject(s, "image_before", deployed ? "none (new)" : "not measured");
 		}
+		short_image_id(s, "image_before");
+		short_image_id(s, "image_after");
 		cJSON_AddItemToArray(cJSON_GetObjectItem(l, "services"), s);
 	}
 }
@@ -670,9 +684,11 @@ cJSON *cd_report_view(const cJSON *report)
 		cJSON_ArrayForEach(f, cJSON_GetObjectItem(sec, "findings"))
 			serious += eq(cd_json_str(f, "severity"), "critical") ||
 				   eq(cd_json_str(f, "severity"), "high");
-		add_highlight(hl, serious ? ICON_FAIL : ICON_OK, "Security: score %g/%g, %d findings (%d critical or high)",
-			cd_json_num(sec, "score", 0), cd_json_num(sec, "max_score", 0),
-			cJSON_GetArraySize(cJSON_GetObjectItem(sec, "findings")), serious);
+		int n = cJSON_GetArraySize(cJSON_GetObjectItem(sec, "findings"));
+		add_highlight(hl, serious ? ICON_FAIL : ICON_OK,
+			"Security: score %g/%g, %d finding%s (%d critical or high)",
+			cd_json_num(sec, "score", 0), cd_json_num(sec, "max_score", 0), n, n == 1 ? "" : "s",
+			serious);
 	} else {
 		add_highlight(hl, ICON_WARN, "Security: not measured");
 	}

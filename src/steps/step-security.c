@@ -174,9 +174,10 @@ static int security_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	int r = cd_security_run(ctx->run, ctx->step->args, ctx->deadline_ms, &d, err);
 	ctx->details = d;
 	const cJSON *findings = cJSON_GetObjectItemCaseSensitive(d, "findings");
-	cd_buf_addf(&ctx->message, "score %d/100, %d findings",
-		(int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "score")),
-		cJSON_GetArraySize(findings));
+	int n = cJSON_GetArraySize(findings);
+	cd_buf_addf(&ctx->message, "score %d/100, %d finding%s",
+		(int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "score")), n,
+		n == 1 ? "" : "s");
 	return r;
 }
 
