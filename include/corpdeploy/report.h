@@ -78,6 +78,13 @@ int cd_report_write_file(const char *path, const char *text, size_t len, struct 
 int cd_report_write(const struct cd_plan *plan, const struct cJSON *report, const char *dir,
 	char **ret_json_path, struct cd_error *err);
 
+/*
+ * The report files of one run that exist now, as {"json": [paths], "markdown":
+ * [...], ...}: those in run_dir, then the copies in the plan's report.dir.
+ * Formats with no file are left out. Owned by the caller (cJSON_Delete).
+ */
+struct cJSON *cd_report_files(const struct cd_plan *plan, const char *run_dir, const char *run_id);
+
 /* Reads a report.json back. *ret is owned by the caller (cJSON_Delete). */
 int cd_report_read(const char *path, struct cJSON **ret, struct cd_error *err);
 

@@ -16,6 +16,7 @@
 #include "corpdeploy/journal.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/plan.h"
+#include "corpdeploy/report.h"
 
 static const char *jstr(const cJSON *o, const char *k)
 {
@@ -29,7 +30,8 @@ static int by_name_desc(const void *a, const void *b)
 }
 
 /* One run, from its journal: {run_id, release, started_at, duration_ms, result, ...}. */
-static cJSON *run_entry(const char *runs_dir, const char *id, const char *unfinished)
+static cJSON *run_entry(const struct cd_plan *plan, const char *runs_dir, const char *id,
+	const char *unfinished)
 {
 	char *path = cd_xasprintf("%s/%s/journal", runs_dir, id);
 	struct cd_journal_state st;
@@ -60,13 +62,14 @@ static cJSON *run_entry(const char *runs_dir, const char *id, const char *unfini
 	cJSON_AddNumberToObject(o, "changes", (double)st.n_undo);
 	char *dir = cd_xasprintf("%s/%s", runs_dir, id);
 	cJSON_AddStringToObject(o, "dir", dir);
+	cJSON_AddItemToObject(o, "reports", cd_report_files(plan, dir, id));
 	free(dir);
 	cd_journal_state_release(&st);
 	free(path);
 	return o;
 }
 
-static cJSON *list_runs(const char *state, int limit)
+static cJSON *list_runs(const struct cd_plan *plan, const char *state, int limit)
 {
 	char *runs_dir = cd_xasprintf("%s/runs", state);
 	char *unfinished = cd_history_unfinished(state);
@@ -87,13 +90,44 @@ static cJSON *list_runs(const char *state, int limit)
 	qsort(ids, n, sizeof(*ids), by_name_desc);
 	for (size_t i = 0; i < n; i++) {
 		if ((int)i < limit)
-			cJSON_AddItemToArray(runs, run_entry(runs_dir, ids[i], unfinished));
+			cJSON_AddItemToArray(runs, run_entry(plan, runs_dir, ids[i], unfinished));
 		free(ids[i]);
 	}
 	free(ids);
 	free(unfinished);
 	free(runs_dir);
 	return runs;
+}
+
+/*
+ * Where to read about a run: its report for people (Markdown, else HTML, else
+ * JSON) and the other formats beside it, or the run's directory when it
+ * wrote none (a run that was interrupted).
+ */
+static void print_reports(const cJSON *run)
+{
+	static const char *const for_people[] = { "markdown", "html", "json", "junit" };
+	const cJSON *reports = cJSON_GetObjectItemCaseSensitive(run, "reports");
+	const char *main_path = NULL, *main_format = NULL;
+	struct cd_buf others = CD_BUF_INIT;
+	for (size_t i = 0; i < CD_ARRAY_SIZE(for_people); i++) {
+		const char *path = cJSON_GetStringValue(
+			cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(reports, for_people[i]), 0));
+		if (!path)
+			continue;
+		if (!main_path) {
+			main_path = path;
+			main_format = for_people[i];
+		} else {
+			cd_buf_addf(&others, "%s%s", others.len ? ", " : "", for_people[i]);
+		}
+	}
+	if (main_path)
+		cd_out("      %s report: %s%s%s%s\n", main_format, main_path,
+			others.len ? "  (also " : "", others.len ? others.buf : "", others.len ? " beside it)" : "");
+	else
+		cd_out("      no report; run directory: %s\n", jstr(run, "dir"));
+	cd_buf_release(&others);
 }
 
 static void print_text(const cJSON *releases, const cJSON *runs)
@@ -119,8 +153,9 @@ static void print_text(const cJSON *releases, const cJSON *runs)
 		const cJSON *ms = cJSON_GetObjectItemCaseSensitive(e, "duration_ms");
 		if (cJSON_IsNumber(ms))
 			cd_duration_format((int64_t)ms->valuedouble, d, sizeof(d));
-		cd_out("  %-24s %-20s %-20s %8s  %-15s %s\n", jstr(e, "run_id"), jstr(e, "started_at"),
-			jstr(e, "release"), d, jstr(e, "result"), jstr(e, "dir"));
+		cd_out("  %-24s %-20s %-20s %8s  %s\n", jstr(e, "run_id"), jstr(e, "started_at"),
+			jstr(e, "release"), d, jstr(e, "result"));
+		print_reports(e);
 	}
 }
 
@@ -153,7 +188,7 @@ static int cmd_history_exec(int argc, char **argv)
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_history_entry, "expected one plan");
 
-	struct cd_plan *plan = cd_cmd_load_plan(argv[optind], 0);
+	struct cd_plan *plan = cd_cmd_load_plan_to_read(argv[optind]);
 	if (!plan)
 		return CD_EXIT_USAGE;
 	if (state_dir)
@@ -167,7 +202,7 @@ static int cmd_history_exec(int argc, char **argv)
 		cd_error_release(&err);
 		code = CD_EXIT_PRECHECK;
 	} else {
-		cJSON *runs = list_runs(state, limit);
+		cJSON *runs = list_runs(plan, state, limit);
 		if (json) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "plan", plan->name);

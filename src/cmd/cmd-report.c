@@ -75,10 +75,11 @@ static int cmd_report_exec(int argc, char **argv)
 		{ "last", no_argument, NULL, 'l' },
 		{ "from", required_argument, NULL, 'F' },
 		{ "template", required_argument, NULL, 't' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *output = NULL, *from = NULL, *template_path = NULL;
+	const char *output = NULL, *from = NULL, *template_path = NULL, *state_dir = NULL;
 	int format = CD_REPORT_MARKDOWN, last = 0, c;
 
 	optind = 1;
@@ -93,6 +94,7 @@ static int cmd_report_exec(int argc, char **argv)
 		case 'l': last = 1; break;
 		case 'F': from = optarg; break;
 		case 't': template_path = optarg; break;
+		case 's': state_dir = optarg; break;
 		case 'h': cd_cmd_print_help(&cd_cmd_report_entry); return CD_EXIT_OK;
 		default: return cd_cmd_usage_error(&cd_cmd_report_entry, "unknown option");
 		}
@@ -108,14 +110,10 @@ static int cmd_report_exec(int argc, char **argv)
 	if (from) {
 		json_path = cd_xstrdup(from);
 	} else {
-		struct cd_diags diags = CD_DIAGS_INIT;
-		struct cd_plan_opts opts = { .flags = CD_PLAN_LOAD_OFFLINE };
-		int r = cd_plan_load(argv[optind], &opts, &diags, &plan);
-		if (r < 0)
-			cd_log_diags(&diags);
-		cd_diags_release(&diags);
-		if (r < 0)
+		if (!(plan = cd_cmd_load_plan_to_read(argv[optind])))
 			return CD_EXIT_USAGE;
+		if (state_dir)
+			plan->state_dir = state_dir;
 		char *state = cd_engine_state_dir(plan);
 		char *runs = cd_xasprintf("%s/runs", state);
 		free(state);
@@ -189,7 +187,7 @@ static int cmd_report_exec(int argc, char **argv)
 
 const struct cd_cmd_entry cd_cmd_report_entry = {
 	.name = "report",
-	.usage = "[--format json|md|html|junit] [-o FILE] (PLAN RUN-ID | PLAN --last | --from REPORT.json)",
+	.usage = "[--format json|md|html|junit] [-o FILE] [--state-dir DIR] (PLAN RUN-ID | PLAN --last | --from REPORT.json)",
 	.summary = "Render the report of a kept run again, in any format.",
 	.help = "options:\n"
 		"  -f, --format FORMAT  json, md (the default), html or junit\n"
@@ -197,6 +195,7 @@ const struct cd_cmd_entry cd_cmd_report_entry = {
 		"      --last           the plan's most recent run that has a report\n"
 		"      --from FILE      render this report.json; no plan needed\n"
 		"      --template FILE  Markdown template instead of the plan's or the built-in one\n"
+		"      --state-dir DIR  where the plan's runs are kept\n"
 		"\nRuns are kept in the plan's state directory, runs/RUN-ID/report.json;\n"
 		"corpdeploy-report(5) describes the report and the template language.\n"
 		"\nexit status: 0 rendered; 2 bad usage, unknown run or unreadable report;\n"

@@ -71,6 +71,18 @@ struct cd_plan *cd_cmd_load_plan(const char *path, unsigned flags)
 	return r < 0 ? NULL : plan;
 }
 
+struct cd_plan *cd_cmd_load_plan_to_read(const char *path)
+{
+	struct cd_diags diags = CD_DIAGS_INIT;
+	struct cd_plan_opts opts = { .flags = CD_PLAN_LOAD_OFFLINE };
+	struct cd_plan *plan = NULL;
+	int r = cd_plan_load(path, &opts, &diags, &plan);
+	if (r < 0)
+		cd_log_diags(&diags);
+	cd_diags_release(&diags);
+	return r < 0 ? NULL : plan;
+}
+
 int cd_cmd_no_options(const struct cd_cmd_entry *e, int argc, char **argv)
 {
 	static const struct option longopts[] = {

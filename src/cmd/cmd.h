@@ -68,6 +68,11 @@ struct cd_plan;
  * NULL when it is invalid (exit with CD_EXIT_USAGE). Free with cd_plan_free().
  */
 struct cd_plan *cd_cmd_load_plan(const char *path, unsigned flags);
+/*
+ * For commands that only read what runs left behind (history, report): the
+ * plan without its secrets' values, its warnings kept quiet; errors printed.
+ */
+struct cd_plan *cd_cmd_load_plan_to_read(const char *path);
 
 /* cmd-run.c: what up, resume and rollback share. */
 struct cd_plan;

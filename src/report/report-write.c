@@ -144,6 +144,44 @@ static char *plan_path(const struct cd_plan *plan, const char *rel)
 	return cd_xasprintf("%s/%s", plan->dir, rel);
 }
 
+/*
+ * Where a format of a run is written: report.md in the run's directory; in the
+ * plan's shared report.dir, which keeps every run, RUN-ID-report.md.
+ */
+static char *report_path(const char *dir, int shared, const char *run_id,
+	enum cd_report_format f)
+{
+	if (!shared)
+		return cd_xasprintf("%s/%s", dir, cd_report_file_name(f));
+	if (!run_id || !*run_id || strchr(run_id, '/') || run_id[0] == '.')
+		run_id = "run";
+	return cd_xasprintf("%s/%s-%s", dir, run_id, cd_report_file_name(f));
+}
+
+cJSON *cd_report_files(const struct cd_plan *plan, const char *run_dir, const char *run_id)
+{
+	char *shared = plan->report && plan->report->dir && plan->report->dir[0]
+		? plan_path(plan, plan->report->dir)
+		: NULL;
+	cJSON *files = cJSON_CreateObject();
+	for (int f = CD_REPORT_JSON; f <= CD_REPORT_JUNIT; f++) {
+		cJSON *paths = NULL;
+		for (int d = 0; d < 2; d++) {
+			if (d == 1 && !shared)
+				break;
+			char *path = report_path(d ? shared : run_dir, d, run_id, f);
+			if (access(path, R_OK) == 0) {
+				if (!paths)
+					paths = cJSON_AddArrayToObject(files, cd_report_format_names[f]);
+				cJSON_AddItemToArray(paths, cJSON_CreateString(path));
+			}
+			free(path);
+		}
+	}
+	free(shared);
+	return files;
+}
+
 /* The formats to write: report.json always, then what the plan asks for. */
 static unsigned wanted_formats(const struct cd_plan *plan)
 {
@@ -203,15 +241,8 @@ int cd_report_write(const struct cd_plan *plan, const cJSON *report, const char 
 				cd_error_release(&e);
 				continue;
 			}
-			char *path = cd_xasprintf("%s/%s", dirs[d], cd_report_file_name(f));
-			if (d == 1) {
-				/* The shared directory keeps every run: name the files after it. */
-				free(path);
-				const char *id = cd_json_str(cJSON_GetObjectItem(report, "run"), "id");
-				if (!id || !*id || strchr(id, '/') || id[0] == '.')
-					id = "run";
-				path = cd_xasprintf("%s/%s-%s", dirs[d], id, cd_report_file_name(f));
-			}
+			char *path = report_path(dirs[d], d == 1,
+				cd_json_str(cJSON_GetObjectItem(report, "run"), "id"), f);
 			if (cd_report_write_file(path, text.buf, text.len, &e) < 0) {
 				add_error(&problems, &e);
 				cd_error_release(&e);
