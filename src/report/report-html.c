@@ -89,6 +89,42 @@ static void td_wrap(struct cd_buf *out, const cJSON *obj, const char *key)
 	cd_buf_adds(out, "</td>");
 }
 
+static void td_severity(struct cd_buf *out, const cJSON *obj, const char *key)
+{
+	cd_buf_adds(out, "<td class=\"sev-");
+	esc(out, cd_json_str(obj, key));
+	cd_buf_adds(out, "\">");
+	esc(out, cd_json_str(obj, key));
+	cd_buf_adds(out, "</td>");
+}
+
+/*
+ * The cells of obj's keys, in order: "key" as it is, "~key" wrapped text,
+ * "?key" a dash when null, "!key" a severity. NULL ends the list.
+ */
+static void tds(struct cd_buf *out, const cJSON *obj, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		switch ((*keys)[0]) {
+		case '~': td_wrap(out, obj, *keys + 1); break;
+		case '?': td_opt(out, obj, *keys + 1); break;
+		case '!': td_severity(out, obj, *keys + 1); break;
+		default: td(out, obj, *keys); break;
+		}
+	}
+}
+
+/* A whole row of tds(); cls is its class, or NULL. */
+static void tr_cells(struct cd_buf *out, const char *cls, const cJSON *obj, const char *const *keys)
+{
+	if (cls)
+		cd_buf_addf(out, "<tr class=\"%s\">", cls);
+	else
+		cd_buf_adds(out, "<tr>");
+	tds(out, obj, keys);
+	cd_buf_adds(out, "</tr>\n");
+}
+
 static void th_row(struct cd_buf *out, const char *const *heads)
 {
 	cd_buf_adds(out, "<table><thead><tr>");
@@ -335,12 +371,9 @@ static void section_services(struct cd_buf *out, const cJSON *view)
 			cd_buf_addf(out, "<tr class=\"%s\"><td class=\"num\">%d</td><td><b>", cls, ++i);
 			esc(out, cd_json_str(sv, "name"));
 			cd_buf_adds(out, "</b></td>");
-			td_wrap(out, sv, "image_before");
-			td_wrap(out, sv, "image_after");
-			td(out, sv, "result");
-			td(out, sv, "health");
-			td(out, sv, "healthy_after_text");
-			td_wrap(out, sv, "container");
+			static const char *const cells[] = { "~image_before", "~image_after", "result",
+				"health", "healthy_after_text", "~container", NULL };
+			tds(out, sv, cells);
 			cd_buf_adds(out, "</tr>\n");
 		}
 		cd_buf_adds(out, "</tbody></table>\n");
@@ -362,12 +395,10 @@ static void section_performance(struct cd_buf *out, const cJSON *view)
 		esc(out, cd_json_str(l, "step"));
 		cd_buf_adds(out, "</h3>\n");
 		th_row(out, heads);
-		cd_buf_adds(out, "<tr>");
 		static const char *const keys[] = { "url", "concurrency", "requests", "errors", "qps_text",
-			"p50_text", "p90_text", "p99_text", "max_text" };
-		for (size_t k = 0; k < CD_ARRAY_SIZE(keys); k++)
-			td(out, l, keys[k]);
-		cd_buf_adds(out, "</tr></tbody></table>\n");
+			"p50_text", "p90_text", "p99_text", "max_text", NULL };
+		tr_cells(out, NULL, l, keys);
+		cd_buf_adds(out, "</tbody></table>\n");
 		histogram(out, l);
 		if (cJSON_GetArraySize(cJSON_GetObjectItem(l, "thresholds"))) {
 			static const char *const th[] = { "Threshold", "Limit", "Measured", "Status", NULL };
@@ -375,10 +406,9 @@ static void section_performance(struct cd_buf *out, const cJSON *view)
 			cJSON_ArrayForEach(it, cJSON_GetObjectItem(l, "thresholds"))
 			{
 				int ok = cJSON_IsTrue(cJSON_GetObjectItem(it, "passed"));
+				static const char *const cells[] = { "name", "limit", "value", NULL };
 				cd_buf_addf(out, "<tr class=\"%s\">", ok ? "ok" : "fail");
-				td(out, it, "name");
-				td(out, it, "limit");
-				td(out, it, "value");
+				tds(out, it, cells);
 				cd_buf_addf(out, "<td>%s</td></tr>\n", ok ? "passed" : "FAILED");
 			}
 			cd_buf_adds(out, "</tbody></table>\n");
@@ -395,15 +425,10 @@ static void section_performance(struct cd_buf *out, const cJSON *view)
 		th_row(out, bh);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(b, "metrics"))
 		{
+			static const char *const cells[] = { "name", "baseline", "now", "change_pct",
+				"verdict", NULL };
 			const char *verdict = cd_json_str(it, "verdict");
-			cd_buf_addf(out, "<tr class=\"%s\">",
-				verdict && strstr(verdict, "worse") ? "fail" : "ok");
-			td(out, it, "name");
-			td(out, it, "baseline");
-			td(out, it, "now");
-			td(out, it, "change_pct");
-			td(out, it, "verdict");
-			cd_buf_adds(out, "</tr>\n");
+			tr_cells(out, verdict && strstr(verdict, "worse") ? "fail" : "ok", it, cells);
 		}
 		cd_buf_adds(out, "</tbody></table>\n");
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(b, "triggers"))
@@ -444,10 +469,8 @@ static void section_smoke(struct cd_buf *out, const cJSON *view)
 			esc(out, cd_json_str(cat, "name"));
 			cd_buf_addf(out, " (%.0f/%.0f)</td>", cd_json_num(cat, "passed", 0),
 				cd_json_num(cat, "total", 0));
-			td(out, ck, "name");
-			td(out, ck, "kind");
-			td(out, ck, "duration_text");
-			td_opt(out, ck, "status");
+			static const char *const cells[] = { "name", "kind", "duration_text", "?status", NULL };
+			tds(out, ck, cells);
 			cd_buf_adds(out, "<td class=\"msg\">");
 			esc(out, cd_json_str(ck, "result"));
 			if (!cJSON_IsTrue(cJSON_GetObjectItem(ck, "passed")) && cd_json_str(ck, "message")) {
@@ -484,14 +507,8 @@ static void section_security(struct cd_buf *out, const cJSON *view)
 		th_row(out, heads);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(s, "findings"))
 		{
-			cd_buf_adds(out, "<tr><td class=\"sev-");
-			esc(out, cd_json_str(it, "severity"));
-			cd_buf_adds(out, "\">");
-			esc(out, cd_json_str(it, "severity"));
-			cd_buf_adds(out, "</td>");
-			td(out, it, "check");
-			td_wrap(out, it, "message");
-			cd_buf_adds(out, "</tr>\n");
+			static const char *const cells[] = { "!severity", "check", "~message", NULL };
+			tr_cells(out, NULL, it, cells);
 		}
 		cd_buf_adds(out, "</tbody></table>\n");
 	}
@@ -510,10 +527,8 @@ static void section_rollback(struct cd_buf *out, const cJSON *view)
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(view, "backups"))
 		{
 			cd_buf_adds(out, "<tr class=\"ok\">");
-			td(out, it, "step");
-			td_wrap(out, it, "archive");
-			td(out, it, "size_text");
-			td(out, it, "entries");
+			static const char *const cells[] = { "step", "~archive", "size_text", "entries", NULL };
+			tds(out, it, cells);
 			/* The first 16 digits identify it to a reader; the whole sum is in the title. */
 			cd_buf_adds(out, "<td><code title=\"");
 			esc(out, cd_json_str(it, "sha256"));
@@ -551,14 +566,9 @@ static void section_rollback(struct cd_buf *out, const cJSON *view)
 		th_row(out, mh);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(view, "migrations"))
 		{
-			cd_buf_addf(out, "<tr class=\"%s\">", result_class(cd_json_str(it, "result")));
-			td(out, it, "step");
-			td(out, it, "version_before");
-			td(out, it, "version_after");
-			td(out, it, "exit");
-			td(out, it, "rollback");
-			td(out, it, "duration_text");
-			cd_buf_adds(out, "</tr>\n");
+			static const char *const cells[] = { "step", "version_before", "version_after",
+				"exit", "rollback", "duration_text", NULL };
+			tr_cells(out, result_class(cd_json_str(it, "result")), it, cells);
 		}
 		cd_buf_adds(out, "</tbody></table>\n");
 	} else {
@@ -610,17 +620,9 @@ static void section_issues(struct cd_buf *out, const cJSON *view)
 		th_row(out, ih);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(view, "issues"))
 		{
-			cd_buf_adds(out, "<tr>");
-			td(out, it, "id");
-			cd_buf_adds(out, "<td class=\"sev-");
-			esc(out, cd_json_str(it, "severity"));
-			cd_buf_adds(out, "\">");
-			esc(out, cd_json_str(it, "severity"));
-			cd_buf_adds(out, "</td>");
-			td(out, it, "category");
-			td_opt(out, it, "step");
-			td_wrap(out, it, "message");
-			cd_buf_adds(out, "</tr>\n");
+			static const char *const cells[] = { "id", "!severity", "category", "?step",
+				"~message", NULL };
+			tr_cells(out, NULL, it, cells);
 		}
 		cd_buf_adds(out, "</tbody></table>\n");
 	} else {
@@ -631,12 +633,8 @@ static void section_issues(struct cd_buf *out, const cJSON *view)
 		th_row(out, wh);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(view, "warnings"))
 		{
-			cd_buf_adds(out, "<tr>");
-			td(out, it, "id");
-			td(out, it, "category");
-			td_opt(out, it, "step");
-			td_wrap(out, it, "message");
-			cd_buf_adds(out, "</tr>\n");
+			static const char *const cells[] = { "id", "category", "?step", "~message", NULL };
+			tr_cells(out, NULL, it, cells);
 		}
 		cd_buf_adds(out, "</tbody></table>\n");
 	} else {
