@@ -37,7 +37,7 @@ static int backup_one(struct cd_run *run, const struct cd_step *step)
 
 static int cmd_backup_exec(int argc, char **argv)
 {
-	int done = cd_cmd_no_options(&cd_cmd_backup_entry, argc, argv);
+	int done = cd_cmd_simple_options(&cd_cmd_backup_entry, argc, argv, NULL);
 	if (done >= 0)
 		return done;
 	if (optind != argc - 1)

@@ -132,7 +132,7 @@ static int newest_first(const void *a, const void *b)
 
 static int cmd_backups_exec(int argc, char **argv)
 {
-	int done = cd_cmd_no_options(&cd_cmd_backups_entry, argc, argv);
+	int done = cd_cmd_simple_options(&cd_cmd_backups_entry, argc, argv, NULL);
 	if (done >= 0)
 		return done;
 	if (optind != argc - 1)

@@ -14,7 +14,7 @@
 
 static int cmd_lock_exec(int argc, char **argv)
 {
-	int done = cd_cmd_no_options(&cd_cmd_lock_entry, argc, argv);
+	int done = cd_cmd_simple_options(&cd_cmd_lock_entry, argc, argv, NULL);
 	if (done >= 0)
 		return done;
 	if (optind != argc - 2 || (strcmp(argv[optind], "status") != 0 &&

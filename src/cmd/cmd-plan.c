@@ -233,21 +233,10 @@ static void print_plan(const struct cd_plan *plan)
 
 static int cmd_plan_exec(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int json = 0, c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'h': cd_cmd_print_help(&cd_cmd_plan_entry); return CD_EXIT_OK;
-		default: return cd_cmd_usage_error(&cd_cmd_plan_entry, "unknown option");
-		}
-	}
+	int json = 0;
+	int done = cd_cmd_simple_options(&cd_cmd_plan_entry, argc, argv, &json);
+	if (done >= 0)
+		return done;
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_plan_entry, "expected one plan");
 

@@ -2,8 +2,8 @@
  * status: what runs now for a plan, read from the engines' labels: each
  * service's container, image, release, health and uptime.
  */
-#include <cjson/cJSON.h>
 #include <getopt.h>
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,21 +25,10 @@ static long long age_seconds(const char *stamp)
 
 static int cmd_status_exec(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int json = 0, c, code = CD_EXIT_OK;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'h': cd_cmd_print_help(&cd_cmd_status_entry); return CD_EXIT_OK;
-		default: return cd_cmd_usage_error(&cd_cmd_status_entry, "unknown option");
-		}
-	}
+	int json = 0, code = CD_EXIT_OK;
+	int done = cd_cmd_simple_options(&cd_cmd_status_entry, argc, argv, &json);
+	if (done >= 0)
+		return done;
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_status_entry, "expected one plan");
 

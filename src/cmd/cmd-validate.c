@@ -4,8 +4,8 @@
  * is changed, no lock is taken and no baseline is stored; the load steps
  * still compare with the last stored baseline and judge the triggers.
  */
-#include <cjson/cJSON.h>
 #include <getopt.h>
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,21 +136,10 @@ static void validate_steps(struct cd_run *run, const struct cd_list *steps, cJSO
 
 static int cmd_validate_exec(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int json = 0, c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'h': cd_cmd_print_help(&cd_cmd_validate_entry); return CD_EXIT_OK;
-		default: return cd_cmd_usage_error(&cd_cmd_validate_entry, "unknown option");
-		}
-	}
+	int json = 0;
+	int done = cd_cmd_simple_options(&cd_cmd_validate_entry, argc, argv, &json);
+	if (done >= 0)
+		return done;
 	if (optind != argc - 1)
 		return cd_cmd_usage_error(&cd_cmd_validate_entry, "expected one plan");
 

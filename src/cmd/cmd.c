@@ -83,18 +83,25 @@ struct cd_plan *cd_cmd_load_plan_to_read(const char *path)
 	return r < 0 ? NULL : plan;
 }
 
-int cd_cmd_no_options(const struct cd_cmd_entry *e, int argc, char **argv)
+int cd_cmd_simple_options(const struct cd_cmd_entry *e, int argc, char **argv, int *json)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+	if (json)
+		*json = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			cd_cmd_print_help(e);
 			return CD_EXIT_OK;
+		}
+		if (c == 'j' && json) {
+			*json = 1;
+			continue;
 		}
 		return cd_cmd_usage_error(e, "unknown option");
 	}

@@ -56,11 +56,12 @@ void cd_cmd_print_overview(void);
 int cd_cmd_usage_error(const struct cd_cmd_entry *e, const char *fmt, ...) CD_PRINTF(2, 3);
 
 /*
- * Option parsing of a command whose only option is --help: -1 to go on
- * (arguments from optind), else the exit code to return (help printed, or
- * a usage error reported).
+ * Option parsing of a command whose only options are --help and, when json
+ * is not NULL, --json (which sets *json): -1 to go on (arguments from
+ * optind), else the exit code to return (help printed, or a usage error
+ * reported).
  */
-int cd_cmd_no_options(const struct cd_cmd_entry *e, int argc, char **argv);
+int cd_cmd_simple_options(const struct cd_cmd_entry *e, int argc, char **argv, int *json);
 
 struct cd_plan;
 /*
