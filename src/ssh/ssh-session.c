@@ -577,8 +577,7 @@ void cd_ssh_close(struct cd_ssh_session *s)
 	if (s->session) {
 		libssh2_session_set_blocking(s->session, 1);
 		libssh2_session_set_timeout(s->session, 2000);
-		if (s->sftp)
-			libssh2_sftp_shutdown(s->sftp);
+		ssh_sftp_free(s);
 		libssh2_session_disconnect(s->session, "corpdeploy done");
 		libssh2_session_free(s->session);
 	}

@@ -279,6 +279,7 @@ phases:
         template: true
         dest: $T/remote/app.conf
         mode: "0640"
+        owner: "nobody:nogroup"
         target: h1
 EOF2
 cp "$T/t13.yaml" "$T/t13-fail.yaml"
@@ -292,11 +293,14 @@ EOF2
 rc=$(up "$T/t13-fail.yaml")
 check "a failed run puts the previous file back and removes a new one" \
 	'[ "$rc" = 1 ] && [ "$(cat "$T/remote/app.conf")" = "old config" ] && [ ! -e "$T/remote/new.conf" ] && [ -z "$(ls -A "$T/remote" | grep -v "^app.conf$")" ]'
+cmds_before=$(grep -c "Starting session: command" "$T/h1/sshd.log")
 rc=$(up "$T/t13.yaml")
 check "a template is rendered with the plan's variables and uploaded" \
 	'[ "$rc" = 0 ] && [ "$(cat "$T/remote/app.conf")" = "$(printf "listen 127.0.0.1:8080\nrelease 1")" ]'
-check "... with its mode, leaving no temporary or kept file" \
-	'[ "$(stat -c %a "$T/remote/app.conf")" = 640 ] && [ "$(ls -A "$T/remote")" = app.conf ]'
+check "... with its mode and owner, leaving no temporary or kept file" \
+	'[ "$(stat -c %a:%U:%G "$T/remote/app.conf")" = 640:nobody:nogroup ] && [ "$(ls -A "$T/remote")" = app.conf ]'
+check "... over SFTP alone: no command ran on the host" \
+	'[ "$(grep -c "Starting session: command" "$T/h1/sshd.log")" = "$cmds_before" ] && grep -q "Starting session: subsystem .sftp." "$T/h1/sshd.log"'
 
 # 14. An upload killed in the middle leaves the old file whole and no partial target.
 head -c 60M /dev/urandom >"$T/big.bin" 2>/dev/null
