@@ -95,9 +95,13 @@ enum cd_ssh_known_result cd_ssh_known_hosts_check(struct cd_ssh_known_hosts *kh,
  */
 void cd_ssh_known_hosts_algorithms(struct cd_ssh_known_hosts *kh, const char *host, int port,
 	char *buf, size_t size);
-/* The known_hosts line recording key for host:port ("[host]:port" unless 22). malloc'd. */
+/*
+ * The known_hosts line recording key for host:port ("[host]:port" unless
+ * 22), malloc'd. With salt (20 random bytes) the name is hashed, as
+ * OpenSSH's HashKnownHosts writes it: |1|salt|HMAC-SHA1(salt, name).
+ */
 char *cd_ssh_known_hosts_line(const char *host, int port, const void *key, size_t key_len,
-	int key_type);
+	int key_type, const unsigned char *salt);
 /* "SHA256:<base64 without padding>" of a raw key, as OpenSSH prints it, into buf (>= 64). */
 void cd_ssh_fingerprint(const void *key, size_t key_len, char *buf, size_t size);
 /* "ssh-ed25519" for a key type. */

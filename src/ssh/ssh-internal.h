@@ -24,6 +24,9 @@ char *ssh_trust_file(void);
 /* Loads ~/.ssh/known_hosts and --known-hosts. */
 struct cd_ssh_known_hosts *ssh_load_known_hosts(struct cd_error *err);
 int ssh_accept_new(void);
+/* cd_ssh_connect() with known_hosts already loaded (a run loads it once for all its hosts). */
+int ssh_connect_known(const struct cd_ssh_dest *d, struct cd_ssh_known_hosts *kh,
+	struct cd_ssh_session **ret, struct cd_error *err);
 /* Closes the session's SFTP channel, if open. */
 void ssh_sftp_free(struct cd_ssh_session *s);
 

@@ -198,6 +198,11 @@ ssh-keygen -q -H -f "$HOME/.ssh/known_hosts" 2>/dev/null
 rm -f "$HOME/.ssh/known_hosts.old"
 rc=$("$bin" --no-color up "$T/t6.yaml" >"$T/out" 2>&1; echo $?)
 check "a hashed known_hosts entry matches" '[ "$rc" = 0 ] && grep -q "^|1|" "$HOME/.ssh/known_hosts"'
+cp "$HOME/.ssh/known_hosts" "$T/kh-hashed"
+"$bin" --no-color trust --known-hosts "$T/kh-hashed" "$T/t7.yaml" h5 >"$T/out" 2>&1
+check "trust hashes the names it records in a hashed known_hosts, as OpenSSH reads them" \
+	'[ "$(grep -c "^|1|" "$T/kh-hashed")" = 2 ] && ! grep -q 127.0.0.1 "$T/kh-hashed" &&
+	ssh-keygen -F "[127.0.0.1]:${P[h5]}" -f "$T/kh-hashed" | grep -q ssh-ed25519'
 
 # 9. A pinned key in the plan; a wrong pin is refused.
 fp5=$(ssh-keygen -lf "$T/h5/ssh_host_ed25519_key.pub" | cut -d' ' -f2)
