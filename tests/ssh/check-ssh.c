@@ -104,6 +104,40 @@ START_TEST(test_known_algorithms)
 }
 END_TEST
 
+/* Owners as SFTP sets them: numbers kept, names from passwd and group text. */
+static const struct {
+	const char *owner;
+	int r;
+	int64_t uid, gid;
+} owner_cases[] = {
+	{ "www", 0, 33, -1 },
+	{ "www:adm", 0, 33, 4 },
+	{ "www:", 0, 33, 34 },
+	{ ":adm", 0, -1, 4 },
+	{ "1000:50", 0, 1000, 50 },
+	{ "w", CD_ENOTFOUND, 0, 0 },
+	{ "www:nogroup", CD_ENOTFOUND, 0, 0 },
+	{ ":", CD_EUSAGE, 0, 0 },
+};
+
+START_TEST(test_ssh_owner_lookup)
+{
+	const char *passwd = "root:x:0:0:root:/root:/bin/bash\nwww:x:33:34:www:/var/www:/bin/sh\n";
+	const char *group = "root:x:0:\nadm:x:4:syslog\nwww-data:x:34:\n";
+	int64_t uid = 7, gid = 7;
+	struct cd_error err = CD_ERROR_INIT;
+	int r = cd_ssh_owner_lookup(passwd, group, owner_cases[_i].owner, &uid, &gid, &err);
+	ck_assert_int_eq(r, owner_cases[_i].r);
+	if (r == 0) {
+		ck_assert_int_eq(uid, owner_cases[_i].uid);
+		ck_assert_int_eq(gid, owner_cases[_i].gid);
+	} else {
+		ck_assert_ptr_nonnull(err.msg);
+	}
+	cd_error_release(&err);
+}
+END_TEST
+
 /* A hashed line as OpenSSH's HashKnownHosts writes it (the value checked with Python's hmac), read back. */
 START_TEST(test_known_line_hashed)
 {
@@ -234,6 +268,7 @@ int main(void)
 	tcase_add_test(tc, test_known_algorithms);
 	tcase_add_test(tc, test_known_line_and_fingerprint);
 	tcase_add_test(tc, test_known_line_hashed);
+	tcase_add_loop_test(tc, test_ssh_owner_lookup, 0, CD_ARRAY_SIZE(owner_cases));
 	tcase_add_test(tc, test_config_lookup);
 	tcase_add_test(tc, test_host_patterns);
 	tcase_add_test(tc, test_quote);
