@@ -166,6 +166,9 @@ void cd_sha256_init(struct cd_sha256 *c);
 void cd_sha256_update(struct cd_sha256 *c, const void *data, size_t len);
 /* Writes 64 hex digits and a NUL into hex. */
 void cd_sha256_final_hex(struct cd_sha256 *c, char hex[65]);
+/* HMAC-SHA-1 of data under key: only where a format demands it (hashed known_hosts). */
+void cd_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len,
+	unsigned char out[20]);
 
 /* Strings. */
 size_t cd_levenshtein(const char *a, const char *b);

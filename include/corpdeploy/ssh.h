@@ -95,9 +95,13 @@ enum cd_ssh_known_result cd_ssh_known_hosts_check(struct cd_ssh_known_hosts *kh,
  */
 void cd_ssh_known_hosts_algorithms(struct cd_ssh_known_hosts *kh, const char *host, int port,
 	char *buf, size_t size);
-/* The known_hosts line recording key for host:port ("[host]:port" unless 22). malloc'd. */
+/*
+ * The known_hosts line recording key for host:port ("[host]:port" unless
+ * 22), malloc'd. With salt (20 random bytes) the name is hashed, as
+ * OpenSSH's HashKnownHosts writes it: |1|salt|HMAC-SHA1(salt, name).
+ */
 char *cd_ssh_known_hosts_line(const char *host, int port, const void *key, size_t key_len,
-	int key_type);
+	int key_type, const unsigned char *salt);
 /* "SHA256:<base64 without padding>" of a raw key, as OpenSSH prints it, into buf (>= 64). */
 void cd_ssh_fingerprint(const void *key, size_t key_len, char *buf, size_t size);
 /* "ssh-ed25519" for a key type. */
@@ -167,16 +171,51 @@ struct cd_ssh_exec_opts {
 int cd_ssh_exec(struct cd_ssh_session *s, const char *command, const struct cd_ssh_exec_opts *o,
 	struct cd_buf *out, struct cd_buf *eout, int *ret_status, struct cd_error *err);
 
-/* ---- files ---- */
+/* ---- files (SFTP with OpenSSH's extensions; no remote shell) ---- */
 
+struct cd_ssh_file_attrs {
+	unsigned mode;	/* permission bits (07777) */
+	int64_t uid;	/* -1: unknown, or leave as it is */
+	int64_t gid;
+	int64_t size;
+};
 /*
- * Writes data to a new file tmp_path (O_EXCL, mode 0600) over SFTP and
- * fsyncs it. The caller renames it into place.
+ * lstat: 1 and *ret (may be NULL) when path exists on the host, 0 when it
+ * does not, or a negative error.
  */
-int cd_ssh_sftp_write(struct cd_ssh_session *s, const char *tmp_path, const void *data,
-	size_t len, struct cd_error *err);
-/* 1 when path exists on the host, 0 when not. */
-int cd_ssh_sftp_exists(struct cd_ssh_session *s, const char *path, struct cd_error *err);
+int cd_ssh_sftp_stat(struct cd_ssh_session *s, const char *path, struct cd_ssh_file_attrs *ret,
+	struct cd_error *err);
+/*
+ * Creates path exclusively (mode 0600 meanwhile), writes data, gives it
+ * attrs' owner (uid, gid; -1 leaves one as it is) and mode, fsyncs and
+ * closes it. On failure a partial file may be left under path.
+ */
+int cd_ssh_sftp_write(struct cd_ssh_session *s, const char *path, const void *data, size_t len,
+	const struct cd_ssh_file_attrs *attrs, struct cd_error *err);
+/* Reads the whole file into ret (reset first), failing with CD_ETOOBIG past max bytes. */
+int cd_ssh_sftp_read(struct cd_ssh_session *s, const char *path, size_t max, struct cd_buf *ret,
+	struct cd_error *err);
+/* A hard link to from named to (hardlink@openssh.com); to must not exist. */
+int cd_ssh_sftp_link(struct cd_ssh_session *s, const char *from, const char *to,
+	struct cd_error *err);
+/* Renames from over to in one step, replacing it (posix-rename@openssh.com). */
+int cd_ssh_sftp_rename(struct cd_ssh_session *s, const char *from, const char *to,
+	struct cd_error *err);
+/* Removes a file; one that is not there is no error. */
+int cd_ssh_sftp_remove(struct cd_ssh_session *s, const char *path, struct cd_error *err);
+/*
+ * The uid and gid of an owner "user[:group]" on the host: numbers as they
+ * are, names from its /etc/passwd and /etc/group (read over SFTP). -1 for a
+ * part that is not given; "user:" means the user's login group.
+ */
+int cd_ssh_sftp_owner(struct cd_ssh_session *s, const char *owner, int64_t *ret_uid,
+	int64_t *ret_gid, struct cd_error *err);
+/*
+ * The same from the text of a passwd and a group file (pure). A name not
+ * found fails with CD_ENOTFOUND naming it.
+ */
+int cd_ssh_owner_lookup(const char *passwd, const char *group, const char *owner,
+	int64_t *ret_uid, int64_t *ret_gid, struct cd_error *err);
 
 /* ---- fan-out arithmetic (pure) ---- */
 

@@ -9,6 +9,7 @@
  * host known only by its ed25519 key as unknown or, worse, changed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct revoked_key {
 };
 
 struct cd_ssh_known_hosts {
+	pthread_mutex_t lock;	  /* a run's hosts check their keys against one set, from many threads */
 	LIBSSH2_SESSION *session; /* libssh2 needs one to own the collection; never connected */
 	LIBSSH2_KNOWNHOSTS *kh;
 	struct revoked_key *revoked;
@@ -113,6 +115,7 @@ struct cd_ssh_known_hosts *cd_ssh_known_hosts_new(void)
 	kh->kh = libssh2_knownhost_init(kh->session);
 	if (!kh->kh)
 		cd_oom();
+	pthread_mutex_init(&kh->lock, NULL);
 	return kh;
 }
 
@@ -127,6 +130,7 @@ void cd_ssh_known_hosts_free(struct cd_ssh_known_hosts *kh)
 	free(kh->revoked);
 	libssh2_knownhost_free(kh->kh);
 	libssh2_session_free(kh->session);
+	pthread_mutex_destroy(&kh->lock);
 	free(kh);
 }
 
@@ -218,7 +222,10 @@ enum cd_ssh_known_result cd_ssh_known_hosts_check(struct cd_ssh_known_hosts *kh,
 	if (revoked_match(kh, host, port, key, key_len))
 		return CD_SSH_KNOWN_REVOKED;
 	int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | key_bits(key_type);
-	switch (libssh2_knownhost_checkp(kh->kh, host, port, key, key_len, mask, NULL)) {
+	pthread_mutex_lock(&kh->lock);
+	int found = libssh2_knownhost_checkp(kh->kh, host, port, key, key_len, mask, NULL);
+	pthread_mutex_unlock(&kh->lock);
+	switch (found) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH: return CD_SSH_KNOWN_MATCH;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: return CD_SSH_KNOWN_MISMATCH;
 	default: return CD_SSH_KNOWN_NOTFOUND;
@@ -237,8 +244,11 @@ void cd_ssh_known_hosts_algorithms(struct cd_ssh_known_hosts *kh, const char *ho
 	for (size_t i = 0; i < CD_ARRAY_SIZE(key_types); i++) {
 		int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
 			   key_types[i].bits;
-		if (libssh2_knownhost_checkp(kh->kh, host, port, probe, sizeof(probe) - 1, mask,
-			    NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+		pthread_mutex_lock(&kh->lock);
+		int found = libssh2_knownhost_checkp(kh->kh, host, port, probe, sizeof(probe) - 1,
+			mask, NULL);
+		pthread_mutex_unlock(&kh->lock);
+		if (found == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
 			cd_buf_addf(&algs, "%s%s", algs.len ? "," : "", key_types[i].name);
 	}
 	snprintf(buf, size, "%s", algs.buf);
@@ -246,14 +256,23 @@ void cd_ssh_known_hosts_algorithms(struct cd_ssh_known_hosts *kh, const char *ho
 }
 
 char *cd_ssh_known_hosts_line(const char *host, int port, const void *key, size_t key_len,
-	int key_type)
+	int key_type, const unsigned char *salt)
 {
 	struct cd_buf b = CD_BUF_INIT;
-	if (port != 22)
-		cd_buf_addf(&b, "[%s]:%d ", host, port);
-	else
-		cd_buf_addf(&b, "%s ", host);
-	cd_buf_addf(&b, "%s ", cd_ssh_key_type_name(key_type));
+	char *name = port != 22 ? cd_xasprintf("[%s]:%d", host, port) : cd_xstrdup(host);
+	if (salt) {
+		/* OpenSSH's HashKnownHosts form: |1|base64(salt)|base64(HMAC-SHA1(salt, name)) */
+		unsigned char mac[20];
+		cd_hmac_sha1(salt, 20, name, strlen(name), mac);
+		cd_buf_adds(&b, "|1|");
+		base64_encode(&b, salt, 20, 1);
+		cd_buf_addch(&b, '|');
+		base64_encode(&b, mac, sizeof(mac), 1);
+	} else {
+		cd_buf_adds(&b, name);
+	}
+	free(name);
+	cd_buf_addf(&b, " %s ", cd_ssh_key_type_name(key_type));
 	base64_encode(&b, key, key_len, 1);
 	cd_buf_addch(&b, '\n');
 	return cd_buf_detach(&b);

@@ -27,6 +27,7 @@ struct cd_ssh_pool {
 	pthread_mutex_t lock;
 	struct pool_entry **entries;
 	size_t n;
+	struct cd_ssh_known_hosts *known_hosts; /* read at the first connection, shared by all */
 };
 
 static struct cd_ssh_pool *run_pool(struct cd_run *run)
@@ -52,6 +53,7 @@ void cd_ssh_pool_free(struct cd_ssh_pool *pool)
 		free(pool->entries[i]);
 	}
 	free(pool->entries);
+	cd_ssh_known_hosts_free(pool->known_hosts);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }
@@ -74,20 +76,36 @@ static struct pool_entry *pool_entry(struct cd_ssh_pool *pool, const char *targe
 	return e;
 }
 
+static struct cd_ssh_known_hosts *pool_known_hosts(struct cd_ssh_pool *pool, struct cd_error *err)
+{
+	pthread_mutex_lock(&pool->lock);
+	if (!pool->known_hosts)
+		pool->known_hosts = ssh_load_known_hosts(err);
+	struct cd_ssh_known_hosts *kh = pool->known_hosts;
+	pthread_mutex_unlock(&pool->lock);
+	return kh;
+}
+
 int cd_ssh_run_acquire(struct cd_run *run, const char *target, struct cd_ssh_session **ret,
 	struct cd_error *err)
 {
 	const struct cd_target *t = cd_plan_target(run->plan, target);
 	if (!t || t->kind != CD_TARGET_SSH)
 		return cd_error_set(err, CD_EUSAGE, "target '%s' is not an SSH host", target);
-	struct pool_entry *e = pool_entry(run_pool(run), target);
+	struct cd_ssh_pool *pool = run_pool(run);
+	struct pool_entry *e = pool_entry(pool, target);
 	pthread_mutex_lock(&e->use);
 	if (!e->session) {
+		struct cd_ssh_known_hosts *kh = pool_known_hosts(pool, err);
+		if (!kh) {
+			pthread_mutex_unlock(&e->use);
+			return CD_EIO;
+		}
 		struct cd_ssh_dest d;
 		const char *pass = t->passphrase_secret ? cd_run_env(run, t->passphrase_secret) : NULL;
 		int r = cd_ssh_dest_from_target(t, pass, &d, err);
 		if (r == 0)
-			r = cd_ssh_connect(&d, &e->session, err);
+			r = ssh_connect_known(&d, kh, &e->session, err);
 		cd_ssh_dest_release(&d);
 		if (r < 0) {
 			pthread_mutex_unlock(&e->use);

@@ -13,10 +13,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,6 +100,24 @@ void ssh_wait_socket(struct cd_ssh_session *s, int64_t deadline_ms)
 
 /* ---- destinations ---- */
 
+/* ~/.ssh/config, read once per process: a fan-out resolves every host with it. */
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static struct cd_buf config_text = CD_BUF_INIT;
+
+static void config_load(void)
+{
+	char *config_path = cd_xasprintf("%s/.ssh/config", home_dir());
+	FILE *f = fopen(config_path, "re");
+	if (f) {
+		char chunk[4096];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			cd_buf_add(&config_text, chunk, n);
+		fclose(f);
+	}
+	free(config_path);
+}
+
 int cd_ssh_dest_from_target(const struct cd_target *t, const char *passphrase,
 	struct cd_ssh_dest *ret, struct cd_error *err)
 {
@@ -105,19 +125,8 @@ int cd_ssh_dest_from_target(const struct cd_target *t, const char *passphrase,
 	if (t->kind != CD_TARGET_SSH)
 		return cd_error_set(err, CD_EUSAGE, "target '%s' is not an SSH host", t->name);
 	struct cd_ssh_config cfg;
-	char *config_path = cd_xasprintf("%s/.ssh/config", home_dir());
-	struct cd_buf text = CD_BUF_INIT;
-	FILE *f = fopen(config_path, "re");
-	if (f) {
-		char chunk[4096];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			cd_buf_add(&text, chunk, n);
-		fclose(f);
-	}
-	free(config_path);
-	cd_ssh_config_lookup(text.buf, t->host, home_dir(), &cfg);
-	cd_buf_release(&text);
+	pthread_once(&config_once, config_load);
+	cd_ssh_config_lookup(config_text.buf, t->host, home_dir(), &cfg);
 
 	ret->name = cd_xstrdup(t->name);
 	ret->host = cd_xstrdup(t->host);
@@ -216,11 +225,25 @@ static int tcp_connect(const struct cd_ssh_dest *d, int64_t deadline, struct cd_
 
 /* ---- host keys ---- */
 
+/* 1 when the file already holds hashed host names (HashKnownHosts): new lines are hashed too. */
+static int file_is_hashed(int fd)
+{
+	FILE *f = fdopen(dup(fd), "r");
+	if (!f)
+		return 0;
+	char line[256];
+	int hashed = 0;
+	while (!hashed && fgets(line, sizeof(line), f))
+		hashed = strncmp(line, "|1|", 3) == 0;
+	fclose(f);
+	return hashed;
+}
+
 static int record_key(const struct cd_ssh_dest *d, const char *key, size_t len, int type,
 	struct cd_error *err)
 {
 	char *path = ssh_trust_file();
-	char *line = cd_ssh_known_hosts_line(d->host, d->port, key, len, type);
+	char *line = NULL;
 	int r = 0;
 	char *slash = strrchr(path, '/');
 	if (slash && slash != path) {
@@ -228,12 +251,15 @@ static int record_key(const struct cd_ssh_dest *d, const char *key, size_t len, 
 		mkdir(path, 0700); /* ~/.ssh may not exist yet */
 		*slash = '/';
 	}
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = cd_error_set_errno(err, errno, "cannot record the host key of '%s' in %s", d->name, path);
 	} else {
 		/* Several hosts may be trusted at once: one whole line per write, under the lock. */
 		flock(fd, LOCK_EX);
+		unsigned char salt[20];
+		int hashed = file_is_hashed(fd) && getrandom(salt, sizeof(salt), 0) == sizeof(salt);
+		line = cd_ssh_known_hosts_line(d->host, d->port, key, len, type, hashed ? salt : NULL);
 		size_t n = strlen(line);
 		if (write(fd, line, n) != (ssize_t)n)
 			r = cd_error_set_errno(err, errno, "cannot record the host key of '%s' in %s",
@@ -536,16 +562,13 @@ static int session_open(const struct cd_ssh_dest *d, struct cd_ssh_known_hosts *
 	return 0;
 }
 
-int cd_ssh_connect(const struct cd_ssh_dest *d, struct cd_ssh_session **ret, struct cd_error *err)
+int ssh_connect_known(const struct cd_ssh_dest *d, struct cd_ssh_known_hosts *kh,
+	struct cd_ssh_session **ret, struct cd_error *err)
 {
-	struct cd_ssh_known_hosts *kh = ssh_load_known_hosts(err);
-	if (!kh)
-		return CD_EIO;
 	struct cd_ssh_session *s = NULL;
 	int r = session_open(d, kh, &s, err);
 	if (r == 0 && (r = verify_host_key(s, d, kh, 0, NULL, err)) == 0)
 		r = authenticate(s, d, err);
-	cd_ssh_known_hosts_free(kh);
 	if (r < 0) {
 		cd_ssh_close(s);
 		return r;
@@ -553,6 +576,16 @@ int cd_ssh_connect(const struct cd_ssh_dest *d, struct cd_ssh_session **ret, str
 	libssh2_session_set_timeout(s->session, 0);
 	*ret = s;
 	return 0;
+}
+
+int cd_ssh_connect(const struct cd_ssh_dest *d, struct cd_ssh_session **ret, struct cd_error *err)
+{
+	struct cd_ssh_known_hosts *kh = ssh_load_known_hosts(err);
+	if (!kh)
+		return CD_EIO;
+	int r = ssh_connect_known(d, kh, ret, err);
+	cd_ssh_known_hosts_free(kh);
+	return r;
 }
 
 int cd_ssh_trust(const struct cd_ssh_dest *d, char **ret_fp, int *ret_added, struct cd_error *err)
@@ -577,8 +610,7 @@ void cd_ssh_close(struct cd_ssh_session *s)
 	if (s->session) {
 		libssh2_session_set_blocking(s->session, 1);
 		libssh2_session_set_timeout(s->session, 2000);
-		if (s->sftp)
-			libssh2_sftp_shutdown(s->sftp);
+		ssh_sftp_free(s);
 		libssh2_session_disconnect(s->session, "corpdeploy done");
 		libssh2_session_free(s->session);
 	}

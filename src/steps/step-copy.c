@@ -4,18 +4,21 @@
  * under a temporary name (O_EXCL, 0600) and fsynced, given its mode and
  * owner, then renamed over the old file in one step, so a reader never sees
  * a partial file and an interrupted copy leaves the old one intact. The old
- * file is kept beside it (a hard link) until the run succeeds, for undo.
+ * file is kept beside it (a hard link, else a copy) until the run succeeds,
+ * for undo. On SSH hosts every step of it is an SFTP request.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "corpdeploy/engine.h"
+#include "corpdeploy/log.h"
 #include "corpdeploy/schema.h"
 #include "corpdeploy/ssh.h"
 #include "corpdeploy/steps.h"
@@ -116,27 +119,165 @@ static int copy_content(struct cd_run *run, const struct cd_step_copy *c, struct
 	return r;
 }
 
-/* Runs a shell script where the file lives: on the SSH host, or here. */
-static int copy_sh(struct cd_run *run, const char *host, const char *script, struct cd_error *err)
+/*
+ * Where the file lives: an SSH host, through its session's SFTP (no remote
+ * shell: a login shell's rc files cost more than the copy), or this machine.
+ */
+struct place {
+	struct cd_run *run;
+	const char *host; /* NULL: here */
+	struct cd_ssh_session *s;
+};
+
+static int place_open(struct place *p, struct cd_run *run, const char *host, struct cd_error *err)
 {
-	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
-	int status = -1, r;
-	if (host) {
-		struct cd_buf line = CD_BUF_INIT;
-		const char *argv[] = { "/bin/sh", "-c", script, NULL };
-		cd_ssh_quote_argv(&line, argv);
-		r = cd_ssh_run_exec(run, host, line.buf, NULL, 120000, 16384, &out, &eout, &status, err);
-		cd_buf_release(&line);
-	} else {
-		const char *argv[] = { "/bin/sh", "-c", script, NULL };
-		r = cd_proc_run(argv, NULL, NULL, 120000, 16384, &out, &eout, &status, err);
+	*p = (struct place){ .run = run, .host = host };
+	return host ? cd_ssh_run_acquire(run, host, &p->s, err) : 0;
+}
+
+static void place_close(struct place *p)
+{
+	if (p->s)
+		cd_ssh_run_release(p->run, p->s);
+	p->s = NULL;
+}
+
+static int place_stat(struct place *p, const char *path, struct cd_ssh_file_attrs *ret,
+	struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_stat(p->s, path, ret, err);
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : cd_error_set_errno(err, errno, "cannot stat %s", path);
+	*ret = (struct cd_ssh_file_attrs){ .mode = st.st_mode & 07777, .uid = st.st_uid,
+		.gid = st.st_gid, .size = st.st_size };
+	return 1;
+}
+
+static int local_write(const char *path, const void *data, size_t len,
+	const struct cd_ssh_file_attrs *a, struct cd_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cd_error_set_errno(err, errno, "cannot create %s", path);
+	size_t off = 0;
+	int r = 0;
+	while (off < len && r == 0) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n < 0)
+			r = cd_error_set_errno(err, errno, "cannot write %s", path);
+		else
+			off += (size_t)n;
 	}
-	if (r == 0 && status != 0)
-		r = cd_error_set(err, CD_EFAIL, "%s%s%.300s", host ? host : "local",
-			host ? ": " : ": ", eout.len ? eout.buf : "failed");
-	cd_buf_release(&out);
-	cd_buf_release(&eout);
+	/* Owner before mode: a chown clears set-id bits. */
+	if (r == 0 && (a->uid >= 0 || a->gid >= 0) &&
+		fchown(fd, a->uid >= 0 ? (uid_t)a->uid : (uid_t)-1, a->gid >= 0 ? (gid_t)a->gid : (gid_t)-1) < 0)
+		r = cd_error_set_errno(err, errno, "cannot set the owner of %s", path);
+	if (r == 0 && fchmod(fd, (mode_t)(a->mode & 07777)) < 0)
+		r = cd_error_set_errno(err, errno, "cannot set the mode of %s", path);
+	if (r == 0 && fsync(fd) < 0)
+		r = cd_error_set_errno(err, errno, "cannot fsync %s", path);
+	close(fd);
 	return r;
+}
+
+static int place_write(struct place *p, const char *path, const void *data, size_t len,
+	const struct cd_ssh_file_attrs *a, struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_write(p->s, path, data, len, a, err);
+	return local_write(path, data, len, a, err);
+}
+
+static int place_read(struct place *p, const char *path, struct cd_buf *ret, struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_read(p->s, path, COPY_MAX, ret, err);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cd_error_set_errno(err, errno, "cannot read %s", path);
+	cd_buf_reset(ret);
+	char chunk[65536];
+	ssize_t n;
+	int r = 0;
+	while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0)
+			r = cd_error_set_errno(err, errno, "cannot read %s", path);
+		else if (ret->len + (size_t)n > COPY_MAX)
+			r = cd_error_set(err, CD_ETOOBIG, "%s is larger than 64 MiB", path);
+		else
+			cd_buf_add(ret, chunk, (size_t)n);
+	}
+	close(fd);
+	return r;
+}
+
+static int place_link(struct place *p, const char *from, const char *to, struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_link(p->s, from, to, err);
+	if (link(from, to) < 0)
+		return cd_error_set_errno(err, errno, "cannot link %s to %s", from, to);
+	return 0;
+}
+
+static int place_rename(struct place *p, const char *from, const char *to, struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_rename(p->s, from, to, err);
+	if (rename(from, to) < 0)
+		return cd_error_set_errno(err, errno, "cannot rename %s to %s", from, to);
+	return 0;
+}
+
+static int place_remove(struct place *p, const char *path, struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_remove(p->s, path, err);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cd_error_set_errno(err, errno, "cannot remove %s", path);
+	return 0;
+}
+
+/* Names are looked up in the passwd and group files of the machine that holds the file. */
+static int place_owner(struct place *p, const char *owner, int64_t *uid, int64_t *gid,
+	struct cd_error *err)
+{
+	if (p->s)
+		return cd_ssh_sftp_owner(p->s, owner, uid, gid, err);
+	struct cd_buf passwd = CD_BUF_INIT, group = CD_BUF_INIT;
+	int r = place_read(p, "/etc/passwd", &passwd, err);
+	if (r == 0)
+		r = place_read(p, "/etc/group", &group, err);
+	if (r == 0)
+		r = cd_ssh_owner_lookup(passwd.buf, group.buf, owner, uid, gid, err);
+	cd_buf_release(&passwd);
+	cd_buf_release(&group);
+	return r;
+}
+
+/*
+ * Keeps the file at dest under prev: a hard link, or where the host cannot
+ * make one (no support, protected hard links), a copy with its mode and
+ * owner. A prev left by an earlier attempt of this run is the older file: kept.
+ */
+static int keep_previous(struct place *p, const char *dest, const char *prev, struct cd_error *err)
+{
+	struct cd_error link_err = CD_ERROR_INIT;
+	int r = place_link(p, dest, prev, &link_err);
+	if (r < 0 && (r = place_stat(p, prev, NULL, err)) == 0) {
+		struct cd_ssh_file_attrs a;
+		struct cd_buf old = CD_BUF_INIT;
+		cd_log_debug("%s; copying it instead", link_err.msg);
+		if ((r = place_stat(p, dest, &a, err)) == 0)
+			r = cd_error_set(err, CD_EFAIL, "%s vanished while it was replaced", dest);
+		if (r > 0 && (r = place_read(p, dest, &old, err)) == 0)
+			r = place_write(p, prev, old.buf, old.len, &a, err);
+		cd_buf_release(&old);
+	}
+	cd_error_release(&link_err);
+	return r < 0 ? r : 0;
 }
 
 /*
@@ -161,26 +302,6 @@ struct copy_job {
 	const struct cd_buf *content;
 };
 
-static int copy_write_local(const char *tmp, const struct cd_buf *content, struct cd_error *err)
-{
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cd_error_set_errno(err, errno, "cannot create %s", tmp);
-	size_t off = 0;
-	int r = 0;
-	while (off < content->len && r == 0) {
-		ssize_t n = write(fd, content->buf + off, content->len - off);
-		if (n < 0)
-			r = cd_error_set_errno(err, errno, "cannot write %s", tmp);
-		else
-			off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = cd_error_set_errno(err, errno, "cannot fsync %s", tmp);
-	close(fd);
-	return r;
-}
-
 static int copy_on_host(void *arg, const char *host, struct cd_buf *message, struct cd_error *err)
 {
 	struct copy_job *j = arg;
@@ -188,18 +309,14 @@ static int copy_on_host(void *arg, const char *host, struct cd_buf *message, str
 	const char *dest = j->c->dest;
 	char *tmp = side_name(dest, "tmp", run->run_id, host);
 	char *prev = side_name(dest, "prev", run->run_id, host);
-	struct cd_buf q = CD_BUF_INIT;
+	struct cd_ssh_file_attrs attrs = { .mode = (unsigned)j->c->mode, .uid = -1, .gid = -1 };
+	struct place p;
 	int existed, r;
-	if (host) {
-		struct cd_ssh_session *s;
-		if ((r = cd_ssh_run_acquire(run, host, &s, err)) < 0)
-			goto done;
-		existed = cd_ssh_sftp_exists(s, dest, err);
-		cd_ssh_run_release(run, s);
-	} else {
-		existed = access(dest, F_OK) == 0;
-	}
-	if ((r = existed) < 0)
+	if ((r = place_open(&p, run, host, err)) < 0)
+		goto done;
+	if (j->c->owner && (r = place_owner(&p, j->c->owner, &attrs.uid, &attrs.gid, err)) < 0)
+		goto done;
+	if ((r = existed = place_stat(&p, dest, NULL, err)) < 0)
 		goto done;
 	cJSON *data = cJSON_CreateObject();
 	if (host)
@@ -211,48 +328,18 @@ static int copy_on_host(void *arg, const char *host, struct cd_buf *message, str
 	if ((r = cd_run_push_undo(run, j->ctx->step, "file.replace", data, err,
 		     "put back %s%s%s", host ? host : "", host ? ":" : "", dest)) < 0)
 		goto done;
-	if (host) {
-		struct cd_ssh_session *s;
-		if ((r = cd_ssh_run_acquire(run, host, &s, err)) < 0)
-			goto done;
-		r = cd_ssh_sftp_write(s, tmp, j->content->buf, j->content->len, err);
-		cd_ssh_run_release(run, s);
-	} else {
-		r = copy_write_local(tmp, j->content, err);
-	}
-	if (r < 0)
+	/* The new file whole under tmp, the old one kept under prev, then one atomic rename. */
+	if ((r = place_write(&p, tmp, j->content->buf, j->content->len, &attrs, err)) < 0)
 		goto done;
-	/* Mode and owner on the new file, the old one kept by a hard link, then one atomic rename. */
-	cd_buf_addf(&q, "chmod %04o ", (unsigned)j->c->mode);
-	cd_ssh_quote(&q, tmp);
-	if (j->c->owner) {
-		cd_buf_adds(&q, " && chown -- ");
-		cd_ssh_quote(&q, j->c->owner);
-		cd_buf_addch(&q, ' ');
-		cd_ssh_quote(&q, tmp);
-	}
-	if (existed) {
-		cd_buf_adds(&q, " && { ln -f -- ");
-		cd_ssh_quote(&q, dest);
-		cd_buf_addch(&q, ' ');
-		cd_ssh_quote(&q, prev);
-		cd_buf_adds(&q, " || cp -p -- ");
-		cd_ssh_quote(&q, dest);
-		cd_buf_addch(&q, ' ');
-		cd_ssh_quote(&q, prev);
-		cd_buf_adds(&q, "; }");
-	}
-	cd_buf_adds(&q, " && mv -f -- ");
-	cd_ssh_quote(&q, tmp);
-	cd_buf_addch(&q, ' ');
-	cd_ssh_quote(&q, dest);
-	if ((r = copy_sh(run, host, q.buf, err)) == 0) {
+	if (existed && (r = keep_previous(&p, dest, prev, err)) < 0)
+		goto done;
+	if ((r = place_rename(&p, tmp, dest, err)) == 0) {
 		char size[32];
 		cd_buf_addf(message, "%s %s", cd_size_format(j->content->len, size, sizeof(size)),
 			existed ? "replaced" : "created");
 	}
 done:
-	cd_buf_release(&q);
+	place_close(&p);
 	free(tmp);
 	free(prev);
 	return r < 0 ? r : 0;
@@ -295,25 +382,15 @@ static int copy_undo(struct cd_run *run, const char *action, const cJSON *data, 
 	char *tmp = json_str(data, "tmp"), *prev = json_str(data, "prev");
 	int existed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "existed"));
 	int r;
+	struct place p = { 0 };
 	if (!dest || !tmp || !prev) {
 		r = cd_error_set(err, CD_EFAIL, "the undo record of a copy step is incomplete");
-	} else {
-		struct cd_buf q = CD_BUF_INIT;
-		cd_buf_adds(&q, "rm -f -- ");
-		cd_ssh_quote(&q, tmp);
-		cd_buf_adds(&q, "; if [ -e ");
-		cd_ssh_quote(&q, prev);
-		cd_buf_adds(&q, " ]; then mv -f -- ");
-		cd_ssh_quote(&q, prev);
-		cd_buf_addch(&q, ' ');
-		cd_ssh_quote(&q, dest);
-		if (!existed) {
-			cd_buf_adds(&q, "; else rm -f -- ");
-			cd_ssh_quote(&q, dest);
-		}
-		cd_buf_adds(&q, "; fi");
-		r = copy_sh(run, host, q.buf, err);
-		cd_buf_release(&q);
+	} else if ((r = place_open(&p, run, host, err)) == 0) {
+		if ((r = place_remove(&p, tmp, err)) == 0 && (r = place_stat(&p, prev, NULL, err)) > 0)
+			r = place_rename(&p, prev, dest, err);
+		else if (r == 0 && !existed)
+			r = place_remove(&p, dest, err);
+		place_close(&p);
 	}
 	free(host);
 	free(dest);
@@ -327,13 +404,11 @@ static int copy_finish(struct cd_run *run, const char *action, const cJSON *data
 {
 	(void)action;
 	char *host = json_str(data, "ssh"), *prev = json_str(data, "prev");
+	struct place p;
 	int r = 0;
-	if (prev) {
-		struct cd_buf q = CD_BUF_INIT;
-		cd_buf_adds(&q, "rm -f -- ");
-		cd_ssh_quote(&q, prev);
-		r = copy_sh(run, host, q.buf, err);
-		cd_buf_release(&q);
+	if (prev && (r = place_open(&p, run, host, err)) == 0) {
+		r = place_remove(&p, prev, err);
+		place_close(&p);
 	}
 	free(host);
 	free(prev);

@@ -104,6 +104,58 @@ START_TEST(test_known_algorithms)
 }
 END_TEST
 
+/* Owners as SFTP sets them: numbers kept, names from passwd and group text. */
+static const struct {
+	const char *owner;
+	int r;
+	int64_t uid, gid;
+} owner_cases[] = {
+	{ "www", 0, 33, -1 },
+	{ "www:adm", 0, 33, 4 },
+	{ "www:", 0, 33, 34 },
+	{ ":adm", 0, -1, 4 },
+	{ "1000:50", 0, 1000, 50 },
+	{ "w", CD_ENOTFOUND, 0, 0 },
+	{ "www:nogroup", CD_ENOTFOUND, 0, 0 },
+	{ ":", CD_EUSAGE, 0, 0 },
+};
+
+START_TEST(test_ssh_owner_lookup)
+{
+	const char *passwd = "root:x:0:0:root:/root:/bin/bash\nwww:x:33:34:www:/var/www:/bin/sh\n";
+	const char *group = "root:x:0:\nadm:x:4:syslog\nwww-data:x:34:\n";
+	int64_t uid = 7, gid = 7;
+	struct cd_error err = CD_ERROR_INIT;
+	int r = cd_ssh_owner_lookup(passwd, group, owner_cases[_i].owner, &uid, &gid, &err);
+	ck_assert_int_eq(r, owner_cases[_i].r);
+	if (r == 0) {
+		ck_assert_int_eq(uid, owner_cases[_i].uid);
+		ck_assert_int_eq(gid, owner_cases[_i].gid);
+	} else {
+		ck_assert_ptr_nonnull(err.msg);
+	}
+	cd_error_release(&err);
+}
+END_TEST
+
+/* A hashed line as OpenSSH's HashKnownHosts writes it (the value checked with Python's hmac), read back. */
+START_TEST(test_known_line_hashed)
+{
+	unsigned char key[256], salt[20];
+	size_t len = b64_decode(K1, key);
+	for (int i = 0; i < 20; i++)
+		salt[i] = (unsigned char)(i + 1);
+	char *line = cd_ssh_known_hosts_line("db1", 2222, key, len, LIBSSH2_HOSTKEY_TYPE_ED25519, salt);
+	ck_assert_str_eq(line, "|1|AQIDBAUGBwgJCgsMDQ4PEBESExQ=|CVbUUe4aws/zpZAv30kPWMFtFO8= ssh-ed25519 " K1 "\n");
+	struct cd_ssh_known_hosts *kh = cd_ssh_known_hosts_new();
+	cd_ssh_known_hosts_add_text(kh, line, NULL);
+	ck_assert_int_eq(check_key(kh, "db1", 2222, K1), CD_SSH_KNOWN_MATCH);
+	ck_assert_int_eq(check_key(kh, "db1", 2223, K1), CD_SSH_KNOWN_NOTFOUND);
+	cd_ssh_known_hosts_free(kh);
+	free(line);
+}
+END_TEST
+
 START_TEST(test_known_line_and_fingerprint)
 {
 	unsigned char key[256];
@@ -112,10 +164,10 @@ START_TEST(test_known_line_and_fingerprint)
 	cd_ssh_fingerprint(key, len, fp, sizeof(fp));
 	ck_assert_str_eq(fp, "SHA256:MQ+f2tBJBpgikwGqc5Wsc7WkgrU6nWZ9Q6E1BCotL4E");
 	/* Not "db": libssh2 1.10 reads a two-letter host name as a hashed entry. */
-	char *line = cd_ssh_known_hosts_line("db1", 2222, key, len, LIBSSH2_HOSTKEY_TYPE_ED25519);
+	char *line = cd_ssh_known_hosts_line("db1", 2222, key, len, LIBSSH2_HOSTKEY_TYPE_ED25519, NULL);
 	ck_assert_str_eq(line, "[db1]:2222 ssh-ed25519 " K1 "\n");
 	free(line);
-	line = cd_ssh_known_hosts_line("db1", 22, key, len, LIBSSH2_HOSTKEY_TYPE_ED25519);
+	line = cd_ssh_known_hosts_line("db1", 22, key, len, LIBSSH2_HOSTKEY_TYPE_ED25519, NULL);
 	ck_assert_str_eq(line, "db1 ssh-ed25519 " K1 "\n");
 	/* What it writes, it reads back. */
 	struct cd_ssh_known_hosts *kh = cd_ssh_known_hosts_new();
@@ -215,6 +267,8 @@ int main(void)
 	tcase_add_test(tc, test_known_revoked_and_bad_lines);
 	tcase_add_test(tc, test_known_algorithms);
 	tcase_add_test(tc, test_known_line_and_fingerprint);
+	tcase_add_test(tc, test_known_line_hashed);
+	tcase_add_loop_test(tc, test_ssh_owner_lookup, 0, CD_ARRAY_SIZE(owner_cases));
 	tcase_add_test(tc, test_config_lookup);
 	tcase_add_test(tc, test_host_patterns);
 	tcase_add_test(tc, test_quote);

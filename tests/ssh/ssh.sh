@@ -198,6 +198,11 @@ ssh-keygen -q -H -f "$HOME/.ssh/known_hosts" 2>/dev/null
 rm -f "$HOME/.ssh/known_hosts.old"
 rc=$("$bin" --no-color up "$T/t6.yaml" >"$T/out" 2>&1; echo $?)
 check "a hashed known_hosts entry matches" '[ "$rc" = 0 ] && grep -q "^|1|" "$HOME/.ssh/known_hosts"'
+cp "$HOME/.ssh/known_hosts" "$T/kh-hashed"
+"$bin" --no-color trust --known-hosts "$T/kh-hashed" "$T/t7.yaml" h5 >"$T/out" 2>&1
+check "trust hashes the names it records in a hashed known_hosts, as OpenSSH reads them" \
+	'[ "$(grep -c "^|1|" "$T/kh-hashed")" = 2 ] && ! grep -q 127.0.0.1 "$T/kh-hashed" &&
+	ssh-keygen -F "[127.0.0.1]:${P[h5]}" -f "$T/kh-hashed" | grep -q ssh-ed25519'
 
 # 9. A pinned key in the plan; a wrong pin is refused.
 fp5=$(ssh-keygen -lf "$T/h5/ssh_host_ed25519_key.pub" | cut -d' ' -f2)
@@ -279,6 +284,7 @@ phases:
         template: true
         dest: $T/remote/app.conf
         mode: "0640"
+        owner: "nobody:nogroup"
         target: h1
 EOF2
 cp "$T/t13.yaml" "$T/t13-fail.yaml"
@@ -292,11 +298,14 @@ EOF2
 rc=$(up "$T/t13-fail.yaml")
 check "a failed run puts the previous file back and removes a new one" \
 	'[ "$rc" = 1 ] && [ "$(cat "$T/remote/app.conf")" = "old config" ] && [ ! -e "$T/remote/new.conf" ] && [ -z "$(ls -A "$T/remote" | grep -v "^app.conf$")" ]'
+cmds_before=$(grep -c "Starting session: command" "$T/h1/sshd.log")
 rc=$(up "$T/t13.yaml")
 check "a template is rendered with the plan's variables and uploaded" \
 	'[ "$rc" = 0 ] && [ "$(cat "$T/remote/app.conf")" = "$(printf "listen 127.0.0.1:8080\nrelease 1")" ]'
-check "... with its mode, leaving no temporary or kept file" \
-	'[ "$(stat -c %a "$T/remote/app.conf")" = 640 ] && [ "$(ls -A "$T/remote")" = app.conf ]'
+check "... with its mode and owner, leaving no temporary or kept file" \
+	'[ "$(stat -c %a:%U:%G "$T/remote/app.conf")" = 640:nobody:nogroup ] && [ "$(ls -A "$T/remote")" = app.conf ]'
+check "... over SFTP alone: no command ran on the host" \
+	'[ "$(grep -c "Starting session: command" "$T/h1/sshd.log")" = "$cmds_before" ] && grep -q "Starting session: subsystem .sftp." "$T/h1/sshd.log"'
 
 # 14. An upload killed in the middle leaves the old file whole and no partial target.
 head -c 60M /dev/urandom >"$T/big.bin" 2>/dev/null
