@@ -169,8 +169,8 @@ static void watch_event(struct validate_watch *w, const struct epoll_event *ev)
 {
 	curl_socket_t s = ev->data.fd;
 	struct validate_watch_sock *ws = watch_sock(w, s);
-	if (!ws->wanted) { /* idle in libcurl's cache, and readable: closed by the server, most
-		              likely */
+	/* Idle in libcurl's cache and readable: most likely closed by the server. */
+	if (!ws->wanted) {
 		watch_unregister(w, s, ws);
 		return;
 	}
@@ -196,8 +196,7 @@ void validate_watch_wait(struct validate_watch *w, uint64_t now_us, uint64_t unt
 	if (until > now_us + 1000000u)
 		until = now_us + 1000000u;
 	uint64_t wait_us = until > now_us ? until - now_us : 0;
-	/* Microseconds: a rate of thousands of requests a second holds each back for less than 1
-	 * ms. */
+	/* In microseconds: at thousands of requests a second, the rate holds each back < 1 ms. */
 	struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
 	int n = epoll_pwait2(w->epfd, evs, (int)CD_ARRAY_SIZE(evs), &ts, NULL);
 	if (n < 0 && errno == ENOSYS) /* a kernel before 5.11 */
