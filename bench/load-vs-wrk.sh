@@ -8,7 +8,7 @@
 #   CONNECTIONS=10 DURATION=5 BENCH_BUILD_DIR=build bench/load-vs-wrk.sh
 #
 # Goal (issue 7): corpdeploy reaches at least 80% of wrk's throughput, with a
-# p99 within 10% of wrk's. Both use 2 threads and the same connection count,
+# p99 within 10% of wrk's. Both use the same threads and connections,
 # keep their connections alive, and time a request from sending it to reading
 # the end of its answer. Each run also prints the CPU time (user + system) the
 # generator spent per request, the figure that decides its throughput here
@@ -20,6 +20,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-3}
 conns=${CONNECTIONS:-10}
 secs=${DURATION:-5}
+# corpdeploy's load generator runs one thread per CPU, at most one per
+# connection: wrk gets the same number.
+threads=$(nproc)
+[ "$threads" -le "$conns" ] || threads=$conns
 bin="$top/${BENCH_BUILD_DIR:-build}/corpdeploy"
 [ -x "$bin" ] || { echo "build corpdeploy first: meson compile -C ${BENCH_BUILD_DIR:-build}" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is missing: scripts/install-deps.sh installs it" >&2; exit 2; }
@@ -64,7 +68,7 @@ PYEOF
 # wrk prints "N requests in", "Requests/sec: 12345.67" and, with --latency, "99%  1.23ms".
 wrk_run() { # -> "qps p99_ms cpu_us_per_request"
 	local cpu
-	cpu=$(cpu_of "$work/wrk.out" wrk -t2 -c"$conns" -d"${secs}s" --latency "$url")
+	cpu=$(cpu_of "$work/wrk.out" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$url")
 	"$PY" - "$work/wrk.out" "$cpu" <<'PYEOF'
 import re, sys
 out = open(sys.argv[1]).read()
@@ -84,7 +88,7 @@ cd_run() { # [PLAN] -> "qps p99_ms cpu_us_per_request"
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "endpoint: $url (nginx $(nginx -v 2>&1 | sed 's/.*\///')), $conns connections, 2 threads, ${secs}s per run, $runs runs each, $(nproc) CPUs"
+echo "endpoint: $url (nginx $(nginx -v 2>&1 | sed 's/.*\///')), $conns connections, $threads threads each, ${secs}s per run, $runs runs each, $(nproc) CPUs"
 echo "load average before: $(loadavg)"
 printf '%-4s %-10s %12s %10s %12s\n' run tool req/s p99_ms cpu_us/req
 : > "$work/wrk.txt"
