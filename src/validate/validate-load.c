@@ -1,18 +1,22 @@
 /*
  * The load generator: a few threads, each driving its share of the
- * connections through one libcurl multi handle, so a 2-core machine is not
- * spent on thread switches. Requests are numbered from one shared counter:
+ * connections through one libcurl multi handle with curl_multi_socket_action
+ * and epoll (validate-watch.c), so a 2-core machine is spent on requests,
+ * not on thread switches or system calls. Each connection keeps its easy
+ * handle for the whole run. Requests are numbered from one shared counter:
  * the count bound and the optional rate (request k starts no earlier than
  * k / rate seconds after the start) hold across threads. Latency is taken
- * as a client sees it, from handing the request to libcurl to reading its
- * end (as wrk does), kept in a histogram per thread and merged at the end.
+ * as a client sees it, from handing the request to libcurl just before it
+ * is sent to reading its end (as wrk does), kept in a histogram per thread
+ * and merged at the end.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "corpdeploy/validate.h"
@@ -20,17 +24,28 @@
 
 struct load_shared {
 	const struct cd_load_spec *spec;
-	struct curl_slist *headers;
-	CURLU *url; /* parsed once: every request would parse it again */
+	struct curl_slist *headers; /* the plan's, and the User-Agent unless the plan sets one */
+	int proxy_from_env;         /* a proxy variable is set: libcurl's own rules apply */
+	CURLU *url;                 /* parsed once: every request would parse it again */
 	atomic_llong next_ticket;
-	int64_t t0_ms, end_ms; /* end: monotonic time no request starts after */
+	uint64_t t0_us, end_us; /* monotonic; end: no request starts at or after it */
 };
 
+/* One thread's share: its connections, each with its own easy handle, kept for the whole run. */
 struct load_worker {
 	struct load_shared *sh;
 	int connections;
 	struct cd_load_result res;
 	pthread_t thread;
+	CURLM *multi;
+	struct validate_watch watch;
+	CURL **easy;       /* one per connection; easy[i]'s private is &started[i] */
+	CURLU **urls;      /* each easy handle's copy of the parsed URL (libcurl may write to it) */
+	uint64_t *started; /* when each connection's request was handed to libcurl */
+	CURL **idle;       /* the easy handles not in the multi handle */
+	int n_idle, in_flight;
+	long long pending_ticket; /* taken from the counter but not started yet; -1: none */
+	int done;                 /* no request starts any more */
 };
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -40,19 +55,26 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-/* u: this connection's own copy of the parsed URL (libcurl may write to it). */
-static CURL *load_easy_new(const struct load_shared *sh, CURLU *u)
+static CURL *load_easy_new(struct load_worker *w, int i)
 {
+	const struct load_shared *sh = w->sh;
 	const struct cd_load_spec *s = sh->spec;
 	CURL *c = curl_easy_init();
-	if (!c)
+	if (!c || !(w->urls[i] = curl_url_dup(sh->url)))
 		cd_oom();
-	curl_easy_setopt(c, CURLOPT_CURLU, u);
+	curl_easy_setopt(c, CURLOPT_CURLU, w->urls[i]);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)&w->started[i]);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c, CURLOPT_DNS_CACHE_TIMEOUT,
+	        -1L); /* a reconnection does not look the name up again */
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(s->timeout_ms > 0 ? s->timeout_ms : 10000));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "corpdeploy-load");
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!sh->proxy_from_env) {
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	}
 	if (s->method && strcmp(s->method, "GET") != 0) {
 		if (strcmp(s->method, "HEAD") == 0)
 			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -63,154 +85,219 @@ static CURL *load_easy_new(const struct load_shared *sh, CURLU *u)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(s->body));
 	}
-	if (sh->headers)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, sh->headers);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, sh->headers);
+	validate_watch_easy(&w->watch, c);
 	return c;
 }
 
-/* May request number `ticket` start now? 1 yes, 0 not yet (*wait_ms set), -1 never. */
-static int load_may_start(const struct load_shared *sh, long long ticket, int64_t now,
-	int64_t *wait_ms)
+/* May request number `ticket` start at now? 1 yes, 0 not yet (*due set), -1 never. */
+static int load_may_start(
+        const struct load_shared *sh, long long ticket, uint64_t now, uint64_t *due)
 {
 	const struct cd_load_spec *s = sh->spec;
 	if (s->requests >= 0 && ticket >= s->requests)
 		return -1;
-	if (now >= sh->end_ms)
+	if (now >= sh->end_us)
 		return -1;
 	if (s->rate > 0) {
-		int64_t due = sh->t0_ms + (int64_t)((double)ticket * 1000.0 / s->rate);
-		if (due > now) {
-			*wait_ms = due - now;
+		*due = sh->t0_us + (uint64_t)((double)ticket * 1e6 / s->rate);
+		if (*due >= sh->end_us)
+			return -1;
+		if (*due > now)
 			return 0;
-		}
 	}
 	return 1;
 }
 
-static uint64_t mono_us(void)
+/*
+ * Hands libcurl as many requests as idle connections, the count, the end
+ * and the rate allow. Returns when the rate lets the next one start, or
+ * UINT64_MAX when nothing waits on the rate.
+ */
+static uint64_t load_start_due(struct load_worker *w, uint64_t now)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	while (!w->done && w->n_idle > 0) {
+		uint64_t due = 0;
+		if (w->pending_ticket < 0)
+			w->pending_ticket = atomic_fetch_add(&w->sh->next_ticket, 1);
+		int may = load_may_start(w->sh, w->pending_ticket, now, &due);
+		if (may < 0)
+			w->done = 1;
+		if (may <= 0)
+			return may < 0 ? UINT64_MAX : due;
+		w->pending_ticket = -1;
+		CURL *c = w->idle[--w->n_idle];
+		uint64_t *slot;
+		curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&slot);
+		*slot = now; /* libcurl sends it in the next curl_multi_socket_action */
+		curl_multi_add_handle(w->multi, c);
+		w->in_flight++;
+	}
+	return UINT64_MAX;
 }
 
 static void load_record(struct cd_load_result *res, CURL *c, CURLcode cc, uint64_t started_us)
 {
 	long status = 0;
-	uint64_t now = mono_us();
+	uint64_t now = validate_mono_us();
 	uint64_t us = now > started_us ? now - started_us : 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	res->requests++;
 	int cls = cc != CURLE_OK || status < 200 || status > 599 ? CD_CLASS_OTHER
-								  : (int)(status / 100) - 2;
+	                                                         : (int)(status / 100) - 2;
 	res->classes[cls]++;
 	if (cls == CD_CLASS_OTHER || status >= 400)
 		res->errors++;
 	cd_hist_add(&res->hist, us);
 }
 
+/* After every curl_multi_socket_action: the requests that ended free their connection. */
+static void load_collect(void *ud)
+{
+	struct load_worker *w = ud;
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(w->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *c = msg->easy_handle;
+		uint64_t *slot;
+		curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&slot);
+		load_record(&w->res, c, msg->data.result, *slot);
+		curl_multi_remove_handle(w->multi, c); /* msg is gone after this */
+		w->idle[w->n_idle++] = c;
+		w->in_flight--;
+	}
+}
+
+/* Everything a worker needs, made before its thread starts. -1 (errno set) without epoll. */
+static int load_worker_init(struct load_worker *w, struct load_shared *sh, int connections)
+{
+	w->sh = sh;
+	w->connections = connections;
+	w->pending_ticket = -1;
+	cd_hist_init(&w->res.hist);
+	if (!(w->multi = curl_multi_init()))
+		cd_oom();
+	if (validate_watch_init(&w->watch, w->multi, load_collect, w) < 0) {
+		curl_multi_cleanup(w->multi);
+		w->multi = NULL;
+		return -1;
+	}
+	/* The cache holds every connection, also when few requests are in flight. */
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)connections);
+	w->easy = cd_xcalloc((size_t)connections, sizeof(*w->easy));
+	w->urls = cd_xcalloc((size_t)connections, sizeof(*w->urls));
+	w->started = cd_xcalloc((size_t)connections, sizeof(*w->started));
+	w->idle = cd_xcalloc((size_t)connections, sizeof(*w->idle));
+	for (int i = 0; i < connections; i++)
+		w->idle[w->n_idle++] = w->easy[i] = load_easy_new(w, i);
+	return 0;
+}
+
+static void load_worker_release(struct load_worker *w)
+{
+	if (!w->multi)
+		return;
+	for (int i = 0; i < w->connections; i++)
+		curl_multi_remove_handle(w->multi, w->easy[i]); /* a no-op for an idle one */
+	/* The multi handle first: closing its cached connections still calls the watch. */
+	curl_multi_cleanup(w->multi);
+	for (int i = 0; i < w->connections; i++) {
+		curl_easy_cleanup(w->easy[i]);
+		curl_url_cleanup(w->urls[i]);
+	}
+	validate_watch_release(&w->watch);
+	free(w->easy);
+	free(w->urls);
+	free(w->started);
+	free(w->idle);
+	w->multi = NULL;
+}
+
 static void *load_worker_main(void *arg)
 {
 	struct load_worker *w = arg;
-	struct load_shared *sh = w->sh;
-	CURLM *m = curl_multi_init();
-	CURL **idle = cd_xcalloc((size_t)w->connections, sizeof(*idle));
-	/* When each connection's request started; the easy handle's private points at its slot. */
-	uint64_t *started = cd_xcalloc((size_t)w->connections, sizeof(*started));
-	CURLU **urls = cd_xcalloc((size_t)w->connections, sizeof(*urls));
-	int n_idle = 0, running = 0, in_flight = 0;
-	long long pending_ticket = -1; /* taken from the counter but not started yet */
-	int done = 0;
-
-	if (!m)
-		cd_oom();
-	for (int i = 0; i < w->connections; i++) {
-		if (!(urls[i] = curl_url_dup(sh->url)))
-			cd_oom();
-		idle[n_idle] = load_easy_new(sh, urls[i]);
-		curl_easy_setopt(idle[n_idle], CURLOPT_PRIVATE, (void *)&started[i]);
-		n_idle++;
-	}
-	while (!done || in_flight) {
-		int64_t wait_ms = -1; /* set when the rate holds the next request back */
-		while (!done && n_idle > 0) {
-			if (pending_ticket < 0)
-				pending_ticket = atomic_fetch_add(&sh->next_ticket, 1);
-			int may = load_may_start(sh, pending_ticket, cd_time_mono_ms(), &wait_ms);
-			if (may < 0) {
-				done = 1;
-				break;
-			}
-			if (may == 0)
-				break;
-			pending_ticket = -1;
-			CURL *c = idle[--n_idle];
-			uint64_t *slot;
-			curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&slot);
-			*slot = mono_us();
-			curl_multi_add_handle(m, c);
-			in_flight++;
+	while (!w->done || w->in_flight) {
+		uint64_t now = validate_mono_us();
+		uint64_t next_start = load_start_due(w, now);
+		if (validate_watch_timer_due(&w->watch, now)) {
+			validate_watch_run_timer(&w->watch); /* sends what was just added */
+			continue;
 		}
-		if (!in_flight && done)
+		if (w->done && !w->in_flight)
 			break;
-		curl_multi_perform(m, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(m, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			CURL *c = msg->easy_handle;
-			uint64_t *slot;
-			curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&slot);
-			load_record(&w->res, c, msg->data.result, *slot);
-			curl_multi_remove_handle(m, c);
-			idle[n_idle++] = c;
-			in_flight--;
-		}
-		if (in_flight && running) {
-			int64_t poll_ms = wait_ms >= 0 && wait_ms < 100 ? wait_ms : 100;
-			curl_multi_poll(m, NULL, 0, (int)(poll_ms > 0 ? poll_ms : 1), NULL);
-		} else if (!done && !in_flight && wait_ms > 0) {
-			struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000 };
-			nanosleep(&ts, NULL);
-		}
+		validate_watch_wait(&w->watch, now, next_start);
 	}
-	for (int i = 0; i < n_idle; i++)
-		curl_easy_cleanup(idle[i]);
-	for (int i = 0; i < w->connections; i++)
-		curl_url_cleanup(urls[i]);
-	free(urls);
-	free(idle);
-	free(started);
-	curl_multi_cleanup(m);
 	return NULL;
+}
+
+/*
+ * libcurl reads five proxy variables again for every request (3 to 5% of a
+ * request's instructions): when none of those it would read is set, there
+ * is no proxy, and the easy handles say so once.
+ */
+static int load_env_names_proxy(const char *url)
+{
+	static const char *const http[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+	static const char *const https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	int tls = strncasecmp(url, "https:", 6) == 0;
+	const char *const *names = tls ? https : http;
+	size_t n = tls ? CD_ARRAY_SIZE(https) : CD_ARRAY_SIZE(http);
+	for (size_t i = 0; i < n; i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The plan's headers, and corpdeploy's User-Agent unless the plan gives
+ * one: in this list libcurl copies it into each request as it is, where
+ * CURLOPT_USERAGENT would format a header anew each time.
+ */
+static struct curl_slist *load_headers(const struct cd_kvs *kvs)
+{
+	struct curl_slist *list = NULL;
+	int has_agent = 0;
+	for (size_t i = 0; kvs && i < kvs->n; i++) {
+		char *h = cd_xasprintf("%s: %s", kvs->items[i].key, kvs->items[i].value);
+		struct curl_slist *n = curl_slist_append(list, h);
+		free(h);
+		if (!n)
+			cd_oom();
+		list = n;
+		has_agent |= strcasecmp(kvs->items[i].key, "User-Agent") == 0;
+	}
+	if (!has_agent) {
+		struct curl_slist *n = curl_slist_append(list, "User-Agent: corpdeploy-load");
+		if (!n)
+			cd_oom();
+		list = n;
+	}
+	return list;
 }
 
 int cd_load_run(const struct cd_load_spec *spec, struct cd_load_result *ret, struct cd_error *err)
 {
 	if (!spec->url || strncmp(spec->url, "http", 4) != 0)
 		return cd_error_set(err, CD_EUSAGE, "load: expected an http(s) URL, got '%s'",
-			spec->url ? spec->url : "");
+		        spec->url ? spec->url : "");
 	if (spec->requests < 0 && spec->duration_ms < 0)
 		return cd_error_set(err, CD_EUSAGE, "load: needs requests or a duration");
 	validate_curl_init();
-	struct load_shared sh = { .spec = spec, .url = curl_url() };
+	struct load_shared sh = {.spec = spec, .url = curl_url()};
 	if (!sh.url)
 		cd_oom();
 	CURLUcode uc = curl_url_set(sh.url, CURLUPART_URL, spec->url, 0);
 	if (uc != CURLUE_OK) {
 		curl_url_cleanup(sh.url);
 		return cd_error_set(err, CD_EUSAGE, "load: cannot use URL '%s': %s", spec->url,
-			curl_url_strerror(uc));
+		        curl_url_strerror(uc));
 	}
-	for (size_t i = 0; spec->headers && i < spec->headers->n; i++) {
-		char *h = cd_xasprintf("%s: %s", spec->headers->items[i].key, spec->headers->items[i].value);
-		struct curl_slist *n = curl_slist_append(sh.headers, h);
-		free(h);
-		if (!n)
-			cd_oom();
-		sh.headers = n;
-	}
+	sh.headers = load_headers(spec->headers);
+	sh.proxy_from_env = load_env_names_proxy(spec->url);
 	int64_t conc = spec->concurrency > 0 ? spec->concurrency : 1;
 	int threads = spec->threads;
 	if (threads <= 0) {
@@ -222,16 +309,25 @@ int cd_load_run(const struct cd_load_spec *spec, struct cd_load_result *ret, str
 	if (threads > 64)
 		threads = 64;
 	struct load_worker *w = cd_xcalloc((size_t)threads, sizeof(*w));
-	sh.t0_ms = cd_time_mono_ms();
-	sh.end_ms = spec->deadline_ms > 0 ? spec->deadline_ms : INT64_MAX;
-	if (spec->duration_ms >= 0 && sh.t0_ms + spec->duration_ms < sh.end_ms)
-		sh.end_ms = sh.t0_ms + spec->duration_ms;
+	int r = 0;
+	for (int i = 0; i < threads && r == 0; i++)
+		if (load_worker_init(&w[i], &sh, (int)(conc / threads + (i < conc % threads))) < 0)
+			r = cd_error_set(err, CD_EIO, "load: epoll_create1: %s", strerror(errno));
+	if (r < 0) {
+		for (int i = 0; i < threads; i++)
+			load_worker_release(&w[i]);
+		free(w);
+		curl_slist_free_all(sh.headers);
+		curl_url_cleanup(sh.url);
+		return r;
+	}
+	sh.t0_us = validate_mono_us();
+	sh.end_us = spec->deadline_ms > 0 ? (uint64_t)spec->deadline_ms * 1000u : UINT64_MAX;
+	if (spec->duration_ms >= 0 && sh.t0_us + (uint64_t)spec->duration_ms * 1000u < sh.end_us)
+		sh.end_us = sh.t0_us + (uint64_t)spec->duration_ms * 1000u;
 	atomic_init(&sh.next_ticket, 0);
 	int started = 0;
 	for (int i = 0; i < threads; i++) {
-		w[i].sh = &sh;
-		w[i].connections = (int)(conc / threads + (i < conc % threads));
-		cd_hist_init(&w[i].res.hist);
 		if (pthread_create(&w[i].thread, NULL, load_worker_main, &w[i]) == 0)
 			started++;
 		else
@@ -251,8 +347,11 @@ int cd_load_run(const struct cd_load_spec *spec, struct cd_load_result *ret, str
 			ret->classes[k] += w[i].res.classes[k];
 		cd_hist_merge(&ret->hist, &w[i].res.hist);
 	}
-	ret->duration_ms = cd_time_mono_ms() - sh.t0_ms;
-	ret->qps = ret->duration_ms > 0 ? (double)ret->requests * 1000.0 / (double)ret->duration_ms : 0;
+	uint64_t elapsed_us = validate_mono_us() - sh.t0_us;
+	ret->duration_ms = (int64_t)(elapsed_us / 1000u);
+	ret->qps = elapsed_us > 0 ? (double)ret->requests * 1e6 / (double)elapsed_us : 0;
+	for (int i = 0; i < threads; i++)
+		load_worker_release(&w[i]);
 	free(w);
 	curl_slist_free_all(sh.headers);
 	curl_url_cleanup(sh.url);
