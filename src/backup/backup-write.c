@@ -103,6 +103,7 @@ int cd_backup_writer_open(const char *path, const char *release, const char *run
 	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
 		archive_write_add_filter_zstd(w->a) != ARCHIVE_OK ||
 		archive_write_set_filter_option(w->a, "zstd", "compression-level", "3") != ARCHIVE_OK ||
+		archive_write_set_filter_option(w->a, "zstd", "threads", "1") != ARCHIVE_OK ||
 		archive_write_set_bytes_per_block(w->a, 64 * 1024) != ARCHIVE_OK ||
 		/* Zero padding after a zstd frame would make the file unreadable to zstd(1). */
 		archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
@@ -199,8 +200,10 @@ static int add_regular(struct cd_backup_writer *w, const char *path, const char 
 	archive_entry_free(e);
 	if (r == 0 && total != (uint64_t)st.st_size)
 		r = cd_error_set(err, CD_EIO, "cannot back up %s: it shrank while being read", path);
-	if (r < 0)
+	if (r < 0) {
+		cd_sha256_release(&sha);
 		return r;
+	}
 	char hex[65];
 	cd_sha256_final_hex(&sha, hex);
 	cJSON *m = manifest_entry(path, name, "file", &st);
@@ -395,6 +398,7 @@ static void writer_free(struct cd_backup_writer *w)
 		archive_write_free(w->a);
 	if (w->fd >= 0)
 		close(w->fd);
+	cd_sha256_release(&w->file_sha);
 	cJSON_Delete(w->manifest);
 	cJSON_Delete(w->stream_parts);
 	free(w->stream_name);
