@@ -8,8 +8,8 @@
  * puts the files back or feeds the dump to the backup's restore command.
  *
  * Where: the machine corpdeploy runs on, or for a dump the service's
- * container (by exec, streamed). Restores into a container and anything on
- * SSH targets are refused with a clear message for now.
+ * container (by exec, streamed). Files in a container, restores into one
+ * and anything on SSH targets are refused with a clear message for now.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,12 +56,18 @@ const char **backup_cmd_argv(const struct cd_cmd *c)
 
 /*
  * Refuses the places this version cannot reach yet, naming them: SSH
- * targets, and restores into a container (its command would need stdin
- * through the engine). Dumps inside a container stream out by exec.
+ * targets, files inside a container, and restores into one (the command
+ * would need stdin through the engine). Dumps inside a container stream out
+ * by exec.
  */
 int backup_check_place(const struct cd_run *run, const struct cd_step *step, const char *service,
 	int restoring, struct cd_error *err)
 {
+	const struct cd_step_backup *b = step->args;
+	if (service && b->type == CD_BACKUP_FILES)
+		return cd_error_set(err, CD_EFAIL,
+			"step '%s': backups of files inside the container of service '%s' are not "
+			"supported yet", step->name, service);
 	if (service && restoring)
 		return cd_error_set(err, CD_EFAIL,
 			"step '%s': restoring inside the container of service '%s' is not supported "
