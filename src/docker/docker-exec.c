@@ -86,7 +86,8 @@ static int exec_run(struct cd_docker *d, const char *id, const char *const *cmd,
 		const cJSON *running, *code;
 
 		docker_req_init(&r, "GET", "/exec/%s/json", exec_id);
-		docker_req_what(&r, "cannot read the exit code of '%s' in container '%s'", what, id);
+		docker_req_what(
+		        &r, "cannot read the exit code of '%s' in container '%s'", what, id);
 		r.timeout_ms = docker_remaining(deadline);
 		rc = docker_do(d, &r, err);
 		if (rc == 0)
@@ -146,7 +147,8 @@ int cd_docker_exec_stream(struct cd_docker *d, const char *id, const char *const
         struct cd_buf *errtail, int *ret_exit, struct cd_error *err)
 {
 	/* stderr's tail is what explains a failed dump; its head is often a banner. */
-	struct docker_demux m = {.err = errtail, .keep_tail = 1, .on_out = sink, .on_out_ctx = opaque};
+	struct docker_demux m = {
+	        .err = errtail, .keep_tail = 1, .on_out = sink, .on_out_ctx = opaque};
 	int code = -1;
 
 	m.max = max ? max : EXEC_STDERR_MAX;

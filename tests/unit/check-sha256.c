@@ -14,15 +14,15 @@ static const struct {
 	size_t repeat; /* the text this many times */
 	const char *hex;
 } vectors[] = {
-	{ "", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
-	{ "abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
-	{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
-		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
-	{ "a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0" },
+        {"", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
 };
 
 /* Piece sizes around the 64-byte block and the libraries' buffers. */
-static const size_t pieces[] = { 1, 3, 63, 64, 65, 4099, 1 << 20 };
+static const size_t pieces[] = {1, 3, 63, 64, 65, 4099, 1 << 20};
 
 static char *message(size_t v, size_t *ret_len)
 {
@@ -68,7 +68,7 @@ END_TEST
 
 START_TEST(test_sha256_release_abandons_and_repeats)
 {
-	struct cd_sha256 c = { 0 };
+	struct cd_sha256 c = {0};
 	char hex[65];
 	cd_sha256_release(&c); /* never started: nothing to free */
 	cd_sha256_init(&c);
