@@ -3,22 +3,29 @@
 # `pg_dump | zstd` to a file, on the same machine and the same data.
 #
 #   bench/backup-throughput.sh CORPDEPLOY [GIB]
+#   BACKUP_BENCH_GIB=0.25 bench/backup-throughput.sh CORPDEPLOY
 #
 # Starts a PostgreSQL of its own (initdb in a temporary directory,
-# 127.0.0.1 on a free port), fills a table with about GIB GiB (default 1) of
-# rows that compress about as well as real data, then times, twice each,
-# alternating:
+# 127.0.0.1 on a free port), fills a table with about GIB GiB of rows that
+# compress about as well as real data (GIB: the argument, else
+# BACKUP_BENCH_GIB, else 1; a smaller dump for a busy machine), then times,
+# twice each, alternating:
 #   baseline    pg_dump DB | zstd -3 -T1 > file
 #   corpdeploy  corpdeploy backup PLAN, whose step runs the same pg_dump and
-#               streams it into its archive (zstd level 3, one thread)
-# and prints the dump's size, each run's MiB/s (dump bytes / wall time), the
-# CPU seconds (user + sys of the whole pipeline, pg_dump included: on a
-# loaded machine the steadier figure) and corpdeploy's peak RSS
-# (/usr/bin/time -v). Stops its server by PID.
+#               streams it into its archive
+# Both compress alike: zstd level 3 (the CLI's default) with one worker
+# thread beside the one reading (-T1, the CLI's default; corpdeploy sets
+# libarchive's zstd threads=1). corpdeploy also does what the baseline does
+# not: the sha256 of every 4 MiB part and of the archive, and the tar.
+# Prints the dump's size, each run's MiB/s (dump bytes / wall time), the
+# CPU seconds and CPU seconds per GiB of dump (user + sys of the whole
+# pipeline, pg_dump included: on a loaded machine the steadier figure) and
+# corpdeploy's peak RSS (/usr/bin/time -v), with the load average before
+# and after. Stops its server by PID.
 set -u
 
 bin=$(realpath "$1")
-gib=${2:-1}
+gib=${2:-${BACKUP_BENCH_GIB:-1}}
 pg_bin=/usr/lib/postgresql/15/bin
 work=$(mktemp -d -t corpdeploy-bench-backup.XXXXXX)
 chmod 755 "$work"
@@ -71,9 +78,11 @@ phases:
 EOF
 
 now() { date +%s.%N; }
+per_gib() { python3 -c "print(f'{$1 / ($2 / 1073741824):.1f}')"; } # CPU s, bytes
 mib_s() { python3 -c "print(f'{$1 / 1048576 / ($3 - $2):.1f}')"; }
 
 dump_bytes=""
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in 1 2; do
 	sync
 	t0=$(now)
@@ -86,7 +95,8 @@ for round in 1 2; do
 	[ -z "$dump_bytes" ] && dump_bytes=$(zstd -dc "$work/baseline.sql.zst" | wc -c)
 	rm -f "$work/baseline.sql.zst"
 	echo "round $round baseline:   $(mib_s "$dump_bytes" "$t0" "$t1") MiB/s" \
-		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, CPU ${base_cpu}s, compressed $((base_size / 1048576)) MiB)"
+		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, CPU ${base_cpu}s =" \
+		"$(per_gib "$base_cpu" "$dump_bytes") s/GiB, compressed $((base_size / 1048576)) MiB)"
 	sync
 	t0=$(now)
 	/usr/bin/time -v -o "$work/time.txt" "$bin" -q backup "$work/plan.yaml" >"$work/out" 2>&1 ||
@@ -96,9 +106,10 @@ for round in 1 2; do
 	cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { print t }' "$work/time.txt")
 	arch=$(ls "$work"/state/bench/runs/*/backup-db.tar.zst)
 	echo "round $round corpdeploy: $(mib_s "$dump_bytes" "$t0" "$t1") MiB/s" \
-		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, CPU ${cpu}s, archive $(($(stat -c %s "$arch") / 1048576)) MiB," \
+		"($(python3 -c "print(f'{$t1 - $t0:.1f}')")s, CPU ${cpu}s = $(per_gib "$cpu" "$dump_bytes") s/GiB," \
+		"archive $(($(stat -c %s "$arch") / 1048576)) MiB," \
 		"peak RSS $((rss / 1024)) MiB)"
 done
 echo "dump size: $((dump_bytes / 1048576)) MiB (plain pg_dump output)"
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
-	libyaml-dev libcurl4-openssl-dev libssh2-1-dev libcjson-dev libarchive-dev libgit2-dev
+	libyaml-dev libcurl4-openssl-dev libssh2-1-dev libcjson-dev libarchive-dev libgit2-dev libssl-dev libzstd-dev
 	check valgrind python3 git shellcheck groff man-db curl
 	docker.io docker-registry apache2-utils busybox-static tmux docker-compose
 	openssh-server openssh-client postgresql redis-server redis-tools nginx-light

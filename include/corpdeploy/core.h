@@ -1,6 +1,7 @@
 /*
  * core: memory, growable text, errors with plan positions, an arena and time.
- * libc only; every other part of corpdeploy builds on this header.
+ * libc only, but for SHA-256 (libcrypto); every other part of corpdeploy
+ * builds on this header.
  */
 #ifndef CORPDEPLOY_CORE_H
 #define CORPDEPLOY_CORE_H
@@ -155,18 +156,19 @@ int cd_proc_run(const char *const *argv, const char *const *env, const char *std
 	int64_t timeout_ms, size_t max, struct cd_buf *out, struct cd_buf *errout, int *ret_status,
 	struct cd_error *err);
 
-/* SHA-256, incremental. */
+/*
+ * SHA-256, incremental (libcrypto underneath). init allocates; final_hex
+ * writes 64 hex digits and a NUL into hex and frees; a hash given up before
+ * its final is freed with cd_sha256_release(), a no-op after final_hex.
+ */
 struct cd_sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char block[64];
-	size_t fill;
+	void *ctx; /* libcrypto's EVP_MD_CTX */
 };
 void cd_sha256_init(struct cd_sha256 *c);
 void cd_sha256_update(struct cd_sha256 *c, const void *data, size_t len);
-/* Writes 64 hex digits and a NUL into hex. */
 void cd_sha256_final_hex(struct cd_sha256 *c, char hex[65]);
-/* HMAC-SHA-1 of data under key: only where a format demands it (hashed known_hosts). */
+void cd_sha256_release(struct cd_sha256 *c);
+/* HMAC-SHA-1 of data under key (libcrypto): only where a format demands it (hashed known_hosts). */
 void cd_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len,
 	unsigned char out[20]);
 

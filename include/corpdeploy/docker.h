@@ -263,6 +263,21 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 	const char *const *env, int64_t timeout_ms, size_t max, struct cd_docker_exec_result *ret,
 	struct cd_error *err);
 void cd_docker_exec_result_release(struct cd_docker_exec_result *r);
+/*
+ * Takes a piece of a streamed command's output; < 0 with err set stops the
+ * stream, and that error is what the call returns.
+ */
+typedef int (*cd_docker_sink)(void *opaque, const void *data, size_t len, struct cd_error *err);
+/*
+ * Runs cmd in a running container, its stdout handed to sink as it comes
+ * (memory stays bounded whatever it writes), the last max bytes of its
+ * stderr (0: 64 KiB) in errtail, which the caller releases. *ret_exit is
+ * the exit code. When sink fails or timeout_ms passes, the call fails and
+ * the process may still run there.
+ */
+int cd_docker_exec_stream(struct cd_docker *d, const char *id, const char *const *cmd,
+	const char *const *env, int64_t timeout_ms, cd_docker_sink sink, void *opaque, size_t max,
+	struct cd_buf *errtail, int *ret_exit, struct cd_error *err);
 
 /* ---- networks and volumes ---- */
 

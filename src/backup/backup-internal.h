@@ -27,9 +27,9 @@ char **backup_env_strv(const struct cd_step_backup *b);
 void backup_strv_free(char **v);
 /* argv of a command (sh -c for a shell string), NULL-terminated; free() the array only. */
 const char **backup_cmd_argv(const struct cd_cmd *c);
-/* 0, or CD_EFAIL naming a place (container, SSH host) backups cannot reach yet. */
+/* 0, or CD_EFAIL naming a place (a container to restore into, an SSH host) not reached yet. */
 int backup_check_place(const struct cd_run *run, const struct cd_step *step, const char *service,
-	struct cd_error *err);
+	int restoring, struct cd_error *err);
 
 /*
  * Uploads a run's archive at path to the plan's S3 storage, reads its size

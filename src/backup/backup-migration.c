@@ -136,7 +136,7 @@ static int restore_dump(struct cd_run *run, const char *backup_step, const char 
 			"the plan no longer has the database backup step '%s' to restore from",
 			backup_step);
 	const struct cd_step_backup *args = b->args;
-	int r = backup_check_place(run, b, args->service, err);
+	int r = backup_check_place(run, b, args->service, 1, err);
 	if (r < 0)
 		return r;
 	struct stat st;

@@ -183,6 +183,7 @@ int cd_backup_verify(const char *path, cJSON **ret, struct cd_error *err)
 			cJSON_AddStringToObject(s, "sha256", hex);
 			cJSON_AddItemToObject(seen, entry_name, s);
 		}
+		cd_sha256_release(&sha); /* the manifest's and a failed entry's */
 		free(entry_name);
 	}
 	if (r == 0 && ar != ARCHIVE_EOF)
@@ -231,6 +232,7 @@ int cd_backup_file_sha256(const char *path, char hex[65], uint64_t *ret_size, st
 		if (ret_size)
 			*ret_size = total;
 	}
+	cd_sha256_release(&sha);
 	return r;
 }
 
@@ -298,6 +300,7 @@ int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sin
 		}
 		if (r == 0)
 			r = part_check(path, part, &sha, size, err);
+		cd_sha256_release(&sha);
 	}
 	if (r == 0 && next != n_parts)
 		r = cd_error_set(err, CD_EFAIL, "%s: stream '%s' is incomplete", path, name);
@@ -383,6 +386,7 @@ int cd_backup_restore_stream_cmd(const char *path, const char *name, const char 
 			status, tl ? ": " : "", tl > 400 ? eout.buf + tl - 400 : eout.buf);
 	}
 	cd_buf_release(&eout);
+	cd_sha256_release(&s.sha); /* of a part the command stopped reading */
 	archive_read_free(s.a);
 	cJSON_Delete(manifest);
 	return r;

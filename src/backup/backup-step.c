@@ -7,8 +7,9 @@
  * A restore step verifies this run's archive of the backup it names, then
  * puts the files back or feeds the dump to the backup's restore command.
  *
- * Where: the machine corpdeploy runs on. Dumps inside a service's container
- * and on SSH targets are refused with a clear message for now.
+ * Where: the machine corpdeploy runs on, or for a dump the service's
+ * container (by exec, streamed). Files in a container, restores into one
+ * and anything on SSH targets are refused with a clear message for now.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "corpdeploy/backup.h"
+#include "corpdeploy/docker.h"
 #include "corpdeploy/engine.h"
 #include "corpdeploy/log.h"
 #include "corpdeploy/steps.h"
@@ -52,15 +54,27 @@ const char **backup_cmd_argv(const struct cd_cmd *c)
 	return argv;
 }
 
-/* Refuses the places this version cannot reach yet, naming them. */
+/*
+ * Refuses the places this version cannot reach yet, naming them: SSH
+ * targets, files inside a container, and restores into one (the command
+ * would need stdin through the engine). Dumps inside a container stream out
+ * by exec.
+ */
 int backup_check_place(const struct cd_run *run, const struct cd_step *step, const char *service,
-	struct cd_error *err)
+	int restoring, struct cd_error *err)
 {
-	if (service)
+	const struct cd_step_backup *b = step->args;
+	if (service && b->type == CD_BACKUP_FILES)
 		return cd_error_set(err, CD_EFAIL,
-			"step '%s': backups inside the container of service '%s' are not supported yet; "
-			"run the command locally against the database's published port", step->name,
-			service);
+			"step '%s': backups of files inside the container of service '%s' are not "
+			"supported yet", step->name, service);
+	if (service && restoring)
+		return cd_error_set(err, CD_EFAIL,
+			"step '%s': restoring inside the container of service '%s' is not supported "
+			"yet; run the restore command locally against the database's published port",
+			step->name, service);
+	if (service)
+		return 0;
 	const struct cd_target *t = step->target ? cd_plan_target(run->plan, step->target) : NULL;
 	if (t && t->kind == CD_TARGET_SSH)
 		return cd_error_set(err, CD_EFAIL,
@@ -72,6 +86,24 @@ int backup_check_place(const struct cd_run *run, const struct cd_step *step, con
 static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
 {
 	return cd_backup_stream_write(opaque, data, len, err);
+}
+
+/* The dump command run by exec in the service's container, its stdout streamed in. */
+static int dump_in_container(struct cd_step_ctx *ctx, const char *const *argv,
+	const char *const *env, struct cd_backup_writer *w, struct cd_buf *eout, int *status,
+	struct cd_error *err)
+{
+	const struct cd_step_backup *b = ctx->step->args;
+	const struct cd_service *svc = cd_plan_service(ctx->run->plan, b->service);
+	struct cd_docker *d;
+	int r = cd_run_docker(ctx->run, svc ? svc->target : "local", &d, err);
+	if (r < 0)
+		return r;
+	char *container = cd_engine_container_name(ctx->run->plan, b->service);
+	r = cd_docker_exec_stream(d, container, argv, env, cd_run_left(ctx->deadline_ms), dump_sink,
+		w, 0, eout, status, err);
+	free(container);
+	return r;
 }
 
 static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
@@ -88,8 +120,15 @@ static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
 	char **env = backup_env_strv(b);
 	struct cd_buf eout = CD_BUF_INIT;
 	int status = -1;
-	r = cd_backup_proc_stream(argv, (const char *const *)env, NULL, NULL, dump_sink, w,
-		cd_run_left(ctx->deadline_ms), &eout, &status, err);
+	if (b->service)
+		r = dump_in_container(ctx, argv, (const char *const *)env, w, &eout, &status, err);
+	else
+		r = cd_backup_proc_stream(argv, (const char *const *)env, NULL, NULL, dump_sink, w,
+			cd_run_left(ctx->deadline_ms), &eout, &status, err);
+	if (eout.len)
+		cd_log_debug("step '%s': the dump command's stderr ends with: %.*s", ctx->step->name,
+			DUMP_STDERR_TAIL, eout.len > DUMP_STDERR_TAIL ?
+			eout.buf + eout.len - DUMP_STDERR_TAIL : eout.buf);
 	if (r == 0 && status != 0) {
 		size_t tl = eout.len;
 		r = cd_error_set(err, CD_EREMOTE, "dump command '%s' exited with %d%s%.*s", argv[0],
@@ -120,7 +159,7 @@ int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 {
 	const struct cd_step_backup *b = ctx->step->args;
 	struct cd_run *run = ctx->run;
-	int r = backup_check_place(run, ctx->step, b->service, err);
+	int r = backup_check_place(run, ctx->step, b->service, 0, err);
 	if (r < 0)
 		return r;
 	if (b->upload == 1 && !run->plan->backup_storage)
@@ -234,7 +273,7 @@ int cd_backup_restore_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 		char *stream = cd_xasprintf("%s.dump", bstep->name);
 		const char **argv = backup_cmd_argv(&b->restore);
 		char **env = backup_env_strv(b);
-		if ((r = backup_check_place(run, bstep, b->service, err)) == 0)
+		if ((r = backup_check_place(run, bstep, b->service, 1, err)) == 0)
 			r = cd_backup_restore_stream_cmd(path, stream, argv, (const char *const *)env,
 				cd_run_left(ctx->deadline_ms), err);
 		if (r == 0)

@@ -1,13 +1,18 @@
 /*
  * Exec: create, start attached (the reply is the process's framed output
  * until it exits), then inspect for the exit code, polling while the engine
- * still reports it running. One deadline covers the three calls.
+ * still reports it running. One deadline covers the three calls. The output
+ * is either captured (capped) or, for a streamed exec, demultiplexed frame
+ * by frame and handed on as it arrives, so that a dump of any size passes
+ * through bounded memory.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "docker-internal.h"
+
+#define EXEC_STDERR_MAX (64u * 1024)
 
 static void sleep_ms(long ms)
 {
@@ -16,24 +21,18 @@ static void sleep_ms(long ms)
 		;
 }
 
-int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
-        const char *const *env, int64_t timeout_ms, size_t max, struct cd_docker_exec_result *ret,
+/* Creates, starts (output into m) and inspects an exec; *ret_exit its exit code. */
+static int exec_run(struct cd_docker *d, const char *id, const char *const *cmd,
+        const char *const *env, int64_t timeout_ms, struct docker_demux *m, int *ret_exit,
         struct cd_error *err)
 {
 	int64_t timeout = docker_timeout(d, timeout_ms);
 	int64_t deadline = cd_time_mono_ms() + timeout;
-	struct docker_demux m = {0};
+	const char *what = cmd && cmd[0] ? cmd[0] : "";
 	struct docker_req r;
 	cJSON *body, *json = NULL;
 	char *exec_id = NULL, dur[32];
 	int rc;
-
-	if (!max || max > DOCKER_BODY_MAX)
-		max = DOCKER_BODY_MAX;
-	memset(ret, 0, sizeof(*ret));
-	cd_buf_init(&ret->out, max);
-	cd_buf_init(&ret->err, max);
-	ret->exit_code = -1;
 
 	body = cJSON_CreateObject();
 	if (!body || !cJSON_AddBoolToObject(body, "AttachStdin", 0) ||
@@ -45,7 +44,7 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 	if (env && !cJSON_AddItemToObject(body, "Env", docker_json_strings(env)))
 		cd_oom();
 	docker_req_init(&r, "POST", "/containers/%s/exec", id);
-	docker_req_what(&r, "cannot run '%s' in container '%s'", cmd && cmd[0] ? cmd[0] : "", id);
+	docker_req_what(&r, "cannot run '%s' in container '%s'", what, id);
 	docker_req_json(&r, body);
 	cJSON_Delete(body);
 	r.timeout_ms = docker_remaining(deadline);
@@ -66,14 +65,11 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 	        !cJSON_AddBoolToObject(body, "Tty", 0))
 		cd_oom();
 	docker_req_init(&r, "POST", "/exec/%s/start", exec_id);
-	docker_req_what(&r, "cannot run '%s' in container '%s'", cmd && cmd[0] ? cmd[0] : "", id);
+	docker_req_what(&r, "cannot run '%s' in container '%s'", what, id);
 	docker_req_json(&r, body);
 	cJSON_Delete(body);
-	m.out = &ret->out;
-	m.err = &ret->err;
-	m.max = max;
 	r.stream = docker_demux_feed;
-	r.stream_ctx = &m;
+	r.stream_ctx = m;
 	r.timeout_ms = docker_remaining(deadline);
 	rc = docker_do(d, &r, err);
 	docker_req_release(&r);
@@ -82,8 +78,7 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 			cd_error_set(err, CD_EREMOTE,
 			        "'%s' in container '%s' did not finish within %s (it may still run "
 			        "there)",
-			        cmd && cmd[0] ? cmd[0] : "", id,
-			        cd_duration_format(timeout, dur, sizeof(dur)));
+			        what, id, cd_duration_format(timeout, dur, sizeof(dur)));
 		goto done;
 	}
 
@@ -91,8 +86,8 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 		const cJSON *running, *code;
 
 		docker_req_init(&r, "GET", "/exec/%s/json", exec_id);
-		docker_req_what(&r, "cannot read the exit code of '%s' in container '%s'",
-		        cmd && cmd[0] ? cmd[0] : "", id);
+		docker_req_what(
+		        &r, "cannot read the exit code of '%s' in container '%s'", what, id);
 		r.timeout_ms = docker_remaining(deadline);
 		rc = docker_do(d, &r, err);
 		if (rc == 0)
@@ -104,7 +99,7 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 		running = cJSON_GetObjectItemCaseSensitive(json, "Running");
 		code = cJSON_GetObjectItemCaseSensitive(json, "ExitCode");
 		if (!cJSON_IsTrue(running) && cJSON_IsNumber(code)) {
-			ret->exit_code = code->valueint;
+			*ret_exit = code->valueint;
 			cJSON_Delete(json);
 			docker_req_release(&r);
 			break;
@@ -123,8 +118,45 @@ int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
 	}
 done:
 	free(exec_id);
+	return rc;
+}
+
+int cd_docker_exec(struct cd_docker *d, const char *id, const char *const *cmd,
+        const char *const *env, int64_t timeout_ms, size_t max, struct cd_docker_exec_result *ret,
+        struct cd_error *err)
+{
+	struct docker_demux m = {0};
+
+	if (!max || max > DOCKER_BODY_MAX)
+		max = DOCKER_BODY_MAX;
+	memset(ret, 0, sizeof(*ret));
+	cd_buf_init(&ret->out, max);
+	cd_buf_init(&ret->err, max);
+	ret->exit_code = -1;
+	m.out = &ret->out;
+	m.err = &ret->err;
+	m.max = max;
+	int rc = exec_run(d, id, cmd, env, timeout_ms, &m, &ret->exit_code, err);
 	if (rc < 0)
 		cd_docker_exec_result_release(ret);
+	return rc;
+}
+
+int cd_docker_exec_stream(struct cd_docker *d, const char *id, const char *const *cmd,
+        const char *const *env, int64_t timeout_ms, cd_docker_sink sink, void *opaque, size_t max,
+        struct cd_buf *errtail, int *ret_exit, struct cd_error *err)
+{
+	/* stderr's tail is what explains a failed dump; its head is often a banner. */
+	struct docker_demux m = {
+	        .err = errtail, .keep_tail = 1, .on_out = sink, .on_out_ctx = opaque};
+	int code = -1;
+
+	m.max = max ? max : EXEC_STDERR_MAX;
+	cd_buf_init(errtail, 0);
+	int rc = exec_run(d, id, cmd, env, timeout_ms, &m, &code, err);
+	docker_demux_finish(&m);
+	if (rc == 0)
+		*ret_exit = code;
 	return rc;
 }
 

@@ -768,7 +768,15 @@ int docker_demux_feed(struct docker_req *r, const char *data, size_t len)
 			continue;
 		}
 		size_t n = len < m->left ? len : m->left;
-		demux_add(m, m->type == 2 ? m->err : m->out, data, n);
+		if (m->type != 2 && m->on_out) {
+			if (m->on_out(m->on_out_ctx, data, n, &r->cb_err) < 0) {
+				if (!r->cb_err.code)
+					cd_error_set(&r->cb_err, CD_EFAIL, "the output's reader failed");
+				return -1;
+			}
+		} else {
+			demux_add(m, m->type == 2 ? m->err : m->out, data, n);
+		}
 		m->left -= (uint32_t)n;
 		data += n;
 		len -= n;

@@ -125,6 +125,9 @@ struct docker_demux {
 	struct cd_buf *out, *err;
 	size_t max;    /* per stream */
 	int keep_tail; /* keep the last max bytes (logs), else the first (exec) */
+	/* When set, stdout goes here piece by piece instead of into out (a streamed exec). */
+	cd_docker_sink on_out;
+	void *on_out_ctx;
 };
 /* Use as r->stream with r->stream_ctx = the struct docker_demux. */
 int docker_demux_feed(struct docker_req *r, const char *data, size_t len);

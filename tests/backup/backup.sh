@@ -9,7 +9,9 @@
 # followed by a failing deploy step (down migration, data intact); a down
 # migration that fails (dump restored, and the output says so); S3 upload,
 # read back and retention; the database password and S3 keys in no output,
-# log or state file.
+# log or state file; a dump inside a service's container (a busybox image
+# made here, 64 MiB on stdout with stderr between) streamed into its archive
+# byte for byte, with the peak RSS printed; restoring into it refused.
 # shellcheck disable=SC2016
 set -u
 
@@ -22,6 +24,9 @@ pass=0
 fail=0
 s3_pid=""
 pg_started=""
+top=$(cd "$(dirname "$0")/../.." && pwd)
+docker_tag="corpdeploy-test/backup-$$"
+docker_used=""
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -38,6 +43,11 @@ cleanup() {
 	if [ -n "$s3_pid" ]; then
 		kill "$s3_pid" 2>/dev/null
 		for _ in $(seq 1 100); do kill -0 "$s3_pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	if [ -n "$docker_used" ]; then
+		docker rm -f "ctr-db" "ctr-fail-db" >/dev/null 2>&1
+		docker rmi -f "$docker_tag:1" >/dev/null 2>&1
+		sh "$top/tests/docker/engine-down.sh" "$work/docker"
 	fi
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
@@ -296,6 +306,67 @@ for a in "$work"/state/*/runs/*/*.tar.zst; do
 	fi
 done
 check "database password and S3 keys in no output or state file" '[ $leak = 0 ]'
+
+# 8. A dump inside a service's container: streamed out by exec, stdout only.
+if sh "$top/tests/docker/engine-up.sh" "$work/docker" && [ -x /bin/busybox ]; then
+	docker_used=1
+	mkdir -p "$work/rootfs/bin"
+	cp /bin/busybox "$work/rootfs/bin/busybox"
+	ln -s busybox "$work/rootfs/bin/sh"
+	tar -C "$work/rootfs" -c bin | docker import - "$docker_tag:1" >/dev/null
+	# 64 MiB of numbered rows, a line on stderr after each MiB.
+	dump='i=0; while [ $i -lt 64 ]; do busybox yes "row $i of the dump" | busybox head -c 1048576; echo "dumped $i MiB" >&2; i=$((i+1)); done'
+	for name in ctr ctr-fail; do
+		docker rm -f "$name-db" >/dev/null 2>&1
+		docker run -d --name "$name-db" --network none "$docker_tag:1" /bin/busybox sleep 600 >/dev/null
+	done
+	ctr_plan() { # NAME DUMP
+		cat >"$work/$1.yaml" <<EOF
+corpdeploy: 1
+name: $1
+release: r1
+state_dir: $work/state
+services:
+  db:
+    image: $docker_tag:1
+phases:
+  - name: backup
+    steps:
+      - name: db-dump
+        backup: database
+        service: db
+        dump: '$2'
+        restore: [busybox, cat]
+EOF
+		echo "$work/$1.yaml"
+	}
+	p=$(ctr_plan ctr "$dump")
+	/usr/bin/time -f "%M" -o "$work/rss" "$bin" backup "$p" >"$work/out" 2>&1; rc=$?
+	check "backup of a dump inside the container (exit 0)" '[ $rc = 0 ]'
+	arch=$(ls "$work"/state/ctr/runs/*/backup-db-dump.tar.zst 2>/dev/null | head -1)
+	want=$(busybox sh -c "$dump" 2>/dev/null | sha256sum | cut -c1-64)
+	got=$(zstd -dc "$arch" 2>/dev/null | tar -xO --wildcards 'db-dump.dump.part*' | sha256sum | cut -c1-64)
+	check "the archived dump is the container's stdout, byte for byte" '[ -n "$arch" ] && [ "$got" = "$want" ]'
+	check "the manifest says 64 MiB in 16 parts" \
+		'zstd -dc "$arch" | tar -xO MANIFEST.json | python3 -c "import json,sys; s=[e for e in json.load(sys.stdin)[\"entries\"] if e[\"type\"]==\"stream\"][0]; sys.exit(not (s[\"size\"]==64<<20 and len(s[\"parts\"])==16))"'
+	echo "# container dump: 64 MiB streamed, corpdeploy peak RSS $(($(tail -1 "$work/rss") / 1024)) MiB"
+	run=$(latest_run ctr)
+	run_cd restore "$p" --run "$run" --step db-dump; rc=$?
+	check "restoring into the container is refused, saying why" \
+		'[ $rc != 0 ] && grep -q "inside the container of service .db. is not supported yet" "$work/out"'
+	p=$(ctr_plan ctr-fail 'echo "dump failed: no such database" >&2; exit 3')
+	run_cd backup "$p"; rc=$?
+	check "a failing dump in the container fails the step with its stderr" \
+		'[ $rc != 0 ] && grep -q "exited with 3: dump failed: no such database" "$work/out"'
+	check "and leaves no archive" '! ls "$work"/state/ctr-fail/runs/*/*.tar.zst >/dev/null 2>&1'
+	sed -e '/backup: database/,$d' "$p" >"$work/ctr-files.yaml"
+	printf '        backup: files\n        service: db\n        paths: [/etc]\n' >>"$work/ctr-files.yaml"
+	run_cd backup "$work/ctr-files.yaml"; rc=$?
+	check "files inside a container are refused, not taken from this machine" \
+		'[ $rc != 0 ] && grep -q "backups of files inside the container of service .db. are not supported yet" "$work/out"'
+else
+	not_ok "a Docker engine for the container dump (tests/docker/engine-up.sh)"
+fi
 
 echo "1..$((pass + fail))"
 [ "$fail" = 0 ]

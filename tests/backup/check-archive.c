@@ -247,6 +247,31 @@ START_TEST(test_corrupted_archive_is_refused_and_nothing_touched)
 }
 END_TEST
 
+/*
+ * Any damaged byte is refused, wherever it falls: in a part (its sha256),
+ * in a tar header or the manifest, which no entry hash covers (zstd's
+ * content checksum over the whole archive).
+ */
+START_TEST(test_damage_anywhere_is_refused)
+{
+	char *tree = make_tree();
+	char *archive = write_archive(tree, 100000);
+	struct stat st;
+	ck_assert_int_eq(stat(archive, &st), 0);
+	struct cd_error err = CD_ERROR_INIT;
+	for (int tenth = 1; tenth <= 9; tenth++) {
+		corrupt(archive, tenth / 10.0);
+		ck_assert_msg(cd_backup_verify(archive, NULL, &err) < 0, "damage at %d/10 passed",
+			tenth);
+		cd_error_release(&err);
+		corrupt(archive, tenth / 10.0); /* the same flip again puts it back */
+		ck_assert_msg(cd_backup_verify(archive, NULL, &err) == 0, "%s", err.msg);
+	}
+	free(tree);
+	free(archive);
+}
+END_TEST
+
 START_TEST(test_truncated_archive_is_refused)
 {
 	char *archive = write_archive(NULL, 300000);
@@ -399,6 +424,7 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, test_stream_round_trip_in_parts);
 	tcase_add_test(tc, test_empty_stream);
 	tcase_add_test(tc, test_corrupted_archive_is_refused_and_nothing_touched);
+	tcase_add_test(tc, test_damage_anywhere_is_refused);
 	tcase_add_test(tc, test_truncated_archive_is_refused);
 	tcase_add_test(tc, test_forged_entry_is_refused);
 	tcase_add_test(tc, test_restore_puts_files_back);

@@ -77,6 +77,65 @@ START_TEST(test_docker_demux_chunked)
 }
 END_TEST
 
+/* A streamed exec's sink: collects stdout uncapped, fails once it holds fail_at bytes. */
+struct sink_seen {
+	struct cd_buf got;
+	size_t fail_at; /* 0: never */
+};
+
+static int sink_collect(void *opaque, const void *data, size_t len, struct cd_error *err)
+{
+	struct sink_seen *s = opaque;
+	ck_assert_uint_gt(len, 0);
+	if (s->fail_at && s->got.len + len >= s->fail_at)
+		return cd_error_set(err, CD_EIO, "disk full");
+	cd_buf_add(&s->got, data, len);
+	return 0;
+}
+
+/* stdout to the sink in order whatever the chunking, stderr beside it; the sink's failure stops it. */
+START_TEST(test_docker_demux_sink_chunked)
+{
+	struct cd_buf stream = CD_BUF_INIT, want = CD_BUF_INIT;
+	size_t chunk = chunkings[_i];
+
+	for (int i = 0; i < 3000; i++) {
+		char line[32];
+		int n = snprintf(line, sizeof(line), "row %05d\n", i);
+		add_frame(&stream, 1, line, (size_t)n);
+		cd_buf_add(&want, line, (size_t)n);
+		if (i % 500 == 0)
+			add_frame(&stream, 2, "progress\n", 9);
+	}
+	for (int fail = 0; fail < 2; fail++) {
+		struct sink_seen seen = {.got = CD_BUF_INIT, .fail_at = fail ? 20000 : 0};
+		struct cd_buf err = CD_BUF_INIT;
+		struct docker_demux m = {
+		        .err = &err, .max = 18, .keep_tail = 1, .on_out = sink_collect, .on_out_ctx = &seen};
+		struct docker_req r;
+
+		docker_req_init(&r, "GET", "/x");
+		r.stream_ctx = &m;
+		feed(&r, docker_demux_feed, stream.buf, stream.len, chunk, fail ? -1 : 0);
+		docker_demux_finish(&m);
+		if (fail) {
+			ck_assert_int_eq(r.cb_err.code, CD_EIO);
+			ck_assert_str_eq(r.cb_err.msg, "disk full");
+			ck_assert_uint_lt(seen.got.len, 20000);
+		} else {
+			ck_assert_uint_eq(seen.got.len, want.len);
+			ck_assert_int_eq(memcmp(seen.got.buf, want.buf, want.len), 0);
+			ck_assert_str_eq(err.buf, "progress\nprogress\n");
+		}
+		cd_buf_release(&seen.got);
+		cd_buf_release(&err);
+		docker_req_release(&r);
+	}
+	cd_buf_release(&stream);
+	cd_buf_release(&want);
+}
+END_TEST
+
 START_TEST(test_docker_demux_cap_and_garbage)
 {
 	struct cd_buf stream = CD_BUF_INIT, out = CD_BUF_INIT;
@@ -372,6 +431,7 @@ static Suite *docker_internal_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_loop_test(tc, test_docker_demux_chunked, 0, CD_ARRAY_SIZE(chunkings));
+	tcase_add_loop_test(tc, test_docker_demux_sink_chunked, 0, CD_ARRAY_SIZE(chunkings));
 	tcase_add_test(tc, test_docker_demux_cap_and_garbage);
 	tcase_add_loop_test(tc, test_docker_jsonl_chunked, 0, CD_ARRAY_SIZE(chunkings));
 	tcase_add_test(tc, test_docker_jsonl_limits);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1016,6 +1017,104 @@ START_TEST(test_docker_exec)
 }
 END_TEST
 
+/* What the streamed exec's sink saw: bytes, their hash, the largest piece, and when to fail. */
+struct stream_seen {
+	struct cd_sha256 sha;
+	uint64_t bytes;
+	size_t largest;
+	uint64_t fail_after; /* 0: never */
+};
+
+static int stream_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
+{
+	struct stream_seen *s = opaque;
+	if (s->fail_after && s->bytes + len > s->fail_after)
+		return cd_error_set(err, CD_EIO, "the test's sink is full");
+	cd_sha256_update(&s->sha, data, len);
+	s->bytes += len;
+	if (len > s->largest)
+		s->largest = len;
+	return 0;
+}
+
+#define STREAM_MIB 64
+/* The container's loop: one MiB of numbered rows, then a line on stderr, STREAM_MIB times. */
+#define STREAM_ROW "row %d of the dump, text to fill it out\n"
+
+/* The same bytes as the container writes, hashed here. */
+static void stream_expected(char hex[65])
+{
+	struct cd_sha256 sha;
+	char *mib = cd_xmalloc(1u << 20);
+	cd_sha256_init(&sha);
+	for (int i = 0; i < STREAM_MIB; i++) {
+		char row[64];
+		size_t rl = (size_t)snprintf(row, sizeof(row), STREAM_ROW, i);
+		for (size_t off = 0; off < (1u << 20); off += rl)
+			memcpy(mib + off, row, off + rl <= (1u << 20) ? rl : (1u << 20) - off);
+		cd_sha256_update(&sha, mib, 1u << 20);
+	}
+	cd_sha256_final_hex(&sha, hex);
+	free(mib);
+}
+
+START_TEST(test_docker_exec_stream)
+{
+	char script[512], want[65], got[65];
+	snprintf(script, sizeof(script),
+	        "i=0; while [ $i -lt %d ]; do "
+	        "/bin/busybox yes \"row $i of the dump, text to fill it out\" | "
+	        "/bin/busybox head -c 1048576; echo \"dumped $i MiB\" >&2; i=$((i+1)); done; "
+	        "exit ${CD_EXIT:-0}",
+	        STREAM_MIB);
+	const char *const cmd[] = {"/bin/busybox", "sh", "-c", script, NULL};
+	struct cd_error err = CD_ERROR_INIT;
+	struct cd_buf etail;
+	struct stream_seen seen = {0};
+	char *name = name_of("exec-stream"), *id = start_sleeper(name, "none");
+	int code = -1;
+
+	stream_expected(want);
+	cd_sha256_init(&seen.sha);
+	ck_assert_msg(cd_docker_exec_stream(dk, id, cmd, (const char *const[]){"CD_EXIT=5", NULL},
+	                      120000, stream_sink, &seen, 100, &etail, &code, &err) == 0,
+	        "%s", err.msg);
+	cd_sha256_final_hex(&seen.sha, got);
+	ck_assert_int_eq(code, 5);
+	ck_assert_uint_eq(seen.bytes, (uint64_t)STREAM_MIB << 20);
+	ck_assert_str_eq(got, want);
+	/* stderr: its last 100 bytes, ending with the last line; none of it in stdout. */
+	ck_assert_uint_le(etail.len, 100);
+	ck_assert_msg(etail.len >= 14 && strcmp(etail.buf + etail.len - 14, "dumped 63 MiB\n") == 0,
+	        "%s", etail.buf);
+	cd_buf_release(&etail);
+	{
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		printf("exec stream: %d MiB through, pieces up to %zu bytes, peak RSS of this test "
+		       "%ld MiB\n",
+		        STREAM_MIB, seen.largest, ru.ru_maxrss / 1024);
+	}
+
+	/* A sink that fails stops the call with its own error. */
+	memset(&seen, 0, sizeof(seen));
+	seen.fail_after = 3u << 20;
+	cd_sha256_init(&seen.sha);
+	ck_assert_int_eq(cd_docker_exec_stream(dk, id, cmd, NULL, 120000, stream_sink, &seen, 0,
+	                         &etail, &code, &err),
+	        CD_EIO);
+	ck_assert_msg(strstr(err.msg, "the test's sink is full"), "%s", err.msg);
+	ck_assert_uint_le(seen.bytes, 3u << 20);
+	cd_sha256_release(&seen.sha);
+	cd_buf_release(&etail);
+
+	ck_assert_msg(cd_docker_container_remove(dk, id, 1, 1, &err) == 0, "%s", err.msg);
+	cd_error_release(&err);
+	free(id);
+	free(name);
+}
+END_TEST
+
 START_TEST(test_docker_logs_wait)
 {
 	static const char *const cmd[] = {"/bin/busybox", "sh", "-c",
@@ -1390,6 +1489,7 @@ static Suite *docker_suite(void)
 	tcase_add_test(tc, test_docker_container_published_port);
 	tcase_add_test(tc, test_docker_container_conflict);
 	tcase_add_test(tc, test_docker_exec);
+	tcase_add_test(tc, test_docker_exec_stream);
 	tcase_add_test(tc, test_docker_logs_wait);
 	tcase_add_test(tc, test_docker_container_list);
 	tcase_add_test(tc, test_docker_network);
