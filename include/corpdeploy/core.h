@@ -1,6 +1,6 @@
 /*
  * core: memory, growable text, errors with plan positions, an arena and time.
- * libc only, but for SHA-256 (libcrypto); every other part of corpdeploy
+ * libc only, but for its hashes (libcrypto); every other part of corpdeploy
  * builds on this header.
  */
 #ifndef CORPDEPLOY_CORE_H
