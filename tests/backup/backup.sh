@@ -16,34 +16,19 @@
 set -u
 
 bin=$(realpath "$1")
-npm_cache=${CD_TEST_NPM_CACHE:-/var/cache/corpdeploy-test/npm}
+# shellcheck source=tests/backup/pg-lib.sh
+source "$(dirname "$(realpath "$0")")/pg-lib.sh"
 work=$(mktemp -d -t corpdeploy-backup.XXXXXX)
 chmod 755 "$work"
-pg_bin=/usr/lib/postgresql/15/bin
 pass=0
 fail=0
-s3_pid=""
-pg_started=""
 top=$(cd "$(dirname "$0")/../.." && pwd)
 docker_tag="corpdeploy-test/backup-$$"
 docker_used=""
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 cleanup() {
-	if [ -n "$pg_started" ]; then
-		as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1
-	fi
-	if [ -n "$s3_pid" ]; then
-		kill "$s3_pid" 2>/dev/null
-		for _ in $(seq 1 100); do kill -0 "$s3_pid" 2>/dev/null || break; sleep 0.1; done
-	fi
+	pg_down
+	s3_down
 	if [ -n "$docker_used" ]; then
 		docker rm -f "ctr-db" "ctr-fail-db" >/dev/null 2>&1
 		docker rmi -f "$docker_tag:1" >/dev/null 2>&1
@@ -62,26 +47,9 @@ export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER
 
 # ---- PostgreSQL ----
-pg_port=$(free_port)
+pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; exit 1; }
+pg_port=$PG_PORT
 export PGPORT=$pg_port
-mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown postgres: "$work/pg"
-printf '%s\n' "$DB_PASSWORD" >"$work/pg/pw"
-[ "$(id -u)" = 0 ] && chown postgres: "$work/pg/pw"
-if ! as_pg "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 \
-	--pwfile="$work/pg/pw" -E UTF8 >"$work/pg/initdb.log" 2>&1; then
-	cat "$work/pg/initdb.log"
-	echo "Bail out! initdb failed"
-	exit 1
-fi
-rm -f "$work/pg/pw"
-if ! as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -t 60 \
-	-o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null; then
-	cat "$work/pg/log"
-	echo "Bail out! postgres did not start"
-	exit 1
-fi
-pg_started=1
 export PGHOST=127.0.0.1 PGUSER=postgres PGPASSWORD=$DB_PASSWORD
 psql -q -d postgres -c "create database appdb" >/dev/null
 psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
@@ -94,33 +62,12 @@ SQL
 unset PGPASSWORD
 
 db() { PGPASSWORD=$DB_PASSWORD psql -d appdb -tA -v ON_ERROR_STOP=1 "$@"; }
-# Without comments and the random \restrict key recent pg_dump versions write.
-schema_sum() {
-	PGPASSWORD=$DB_PASSWORD pg_dump -d appdb -s | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' |
-		sha256sum | cut -c1-64
-}
-data_sum() {
-	db -c "select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from
-		(select 'orders' as tbl, o::text as t from orders o union all
-		 select 'schema_version', v::text from schema_version v) t"
-}
+schema_sum() { PGPASSWORD=$DB_PASSWORD pg_schema_sum appdb; }
+data_sum() { PGPASSWORD=$DB_PASSWORD pg_data_sum appdb; }
 
 # ---- s3rver ----
-s3_port=$(free_port)
-s3rver="$npm_cache/node_modules/.bin/s3rver"
-if [ ! -x "$s3rver" ]; then
-	mkdir -p "$npm_cache"
-	npm install --prefix "$npm_cache" --no-audit --no-fund s3rver@3 >"$work/npm.log" 2>&1 ||
-		{ cat "$work/npm.log"; echo "Bail out! cannot install s3rver"; exit 1; }
-fi
-mkdir -p "$work/s3"
-"$s3rver" -d "$work/s3" -a 127.0.0.1 -p "$s3_port" -s --no-vhost-buckets \
-	--configure-bucket backups >"$work/s3.log" 2>&1 &
-s3_pid=$!
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && break
-	sleep 0.1
-done
+s3_up "$work/s3" backups || { echo "Bail out! s3rver did not start"; exit 1; }
+s3_port=$S3_PORT
 
 # ---- plans ----
 mkdir -p "$work/site/conf"
