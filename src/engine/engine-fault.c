@@ -4,6 +4,8 @@
  * stops the run at that step, before it starts or after it ends (the
  * default), the way a crash or a hang would: action kill9 (SIGKILL to
  * itself), exit (exit 99 without cleaning up) or hang (wait for a signal).
+ * Phase "rollback" names the undo of a step's changes instead: before it
+ * runs, or after it succeeded but before the journal says so.
  */
 #include <signal.h>
 #include <stdio.h>

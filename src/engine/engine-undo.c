@@ -154,10 +154,14 @@ static void undo_one(struct undo_batch *b, struct cd_undo *u)
 	struct cd_run *run = b->run;
 	struct cd_error err = CD_ERROR_INIT;
 	int r;
+	engine_fault_point("rollback", u->step, "before");
 	if (cd_time_mono_ms() > b->deadline)
 		r = cd_error_set(&err, CD_EFAIL, "the rollback budget ran out");
 	else
 		r = u->kind->undo(run, u->action, u->data, &err);
+	/* A crash here leaves the change undone but not journaled as undone: the worst window. */
+	if (r == 0)
+		engine_fault_point("rollback", u->step, "after");
 	if (r == 0)
 		u->done = 1;
 	else {
