@@ -176,7 +176,7 @@ int cd_migration_undo(struct cd_run *run, const struct cJSON *data, cd_migration
 /* The details of a migration run step: {"exit":n,"migration":{...,"rollback":"none"}}. */
 struct cJSON *cd_migration_details(int exit_code, const char *version_before,
 	const char *version_after);
-/* The last non-empty line of a command's output, trimmed; malloc'd. */
+/* The first word of the last non-empty line of a command's output; malloc'd. */
 char *cd_migration_version(const char *output);
 
 #endif

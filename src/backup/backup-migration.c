@@ -99,6 +99,11 @@ cJSON *cd_migration_details(int exit_code, const char *version_before, const cha
 	return d;
 }
 
+/*
+ * The version is what the down command gets back as ${previous.migration},
+ * so only the identifier counts: `alembic current` prints "ae1027a6acf
+ * (head)", and `alembic downgrade "ae1027a6acf (head)"` is refused.
+ */
 char *cd_migration_version(const char *output)
 {
 	const char *end = output + strlen(output);
@@ -109,7 +114,8 @@ char *cd_migration_version(const char *output)
 		start--;
 	while (start < end && (*start == ' ' || *start == '\t'))
 		start++;
-	return cd_xstrndup(start, (size_t)(end - start));
+	size_t len = strcspn(start, " \t\r\n");
+	return cd_xstrndup(start, len < (size_t)(end - start) ? len : (size_t)(end - start));
 }
 
 /* Writes how the migration was taken back into its step's details, for the report. */

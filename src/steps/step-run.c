@@ -336,7 +336,7 @@ static int run_undo_down(struct cd_run *run, const cJSON *down, struct cd_error 
 	return run_undo(run, "command", down, err);
 }
 
-/* A migration's schema version: its version_query's last line of output, where the step runs. */
+/* A migration's schema version (see cd_migration_version), queried where the step runs. */
 static int migration_version(struct cd_step_ctx *ctx, const struct run_place *place, char **ret,
 	struct cd_error *err)
 {

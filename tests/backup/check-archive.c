@@ -4,7 +4,8 @@
  * manifest; a stream of several parts comes back byte for byte; any
  * corruption (a flipped byte, a truncated file, an entry the manifest does
  * not list) makes verification fail; a refused restore touches nothing; a
- * restore puts contents, modes and symlinks back.
+ * restore puts contents, modes and symlinks back. And the version a
+ * migration's version_query reports (backup-migration.c).
  */
 #include <check.h>
 #include <errno.h>
@@ -414,6 +415,26 @@ START_TEST(test_proc_stream_status_and_stderr)
 }
 END_TEST
 
+/* What version_query printed, and the version recorded for ${previous.migration}. */
+static const struct {
+	const char *output, *version;
+} migration_versions[] = {
+	{ "002\n", "002" },
+	{ "INFO  [alembic] Context impl PostgresqlImpl.\nae1027a6acf (head)\n", "ae1027a6acf" },
+	{ "  0001_initial \r\n\n", "0001_initial" },
+	{ "one\ntwo three\n   \n", "two" },
+	{ "", "" },
+	{ "\n \n", "" },
+};
+
+START_TEST(test_migration_version_first_word_of_last_line)
+{
+	char *v = cd_migration_version(migration_versions[_i].output);
+	ck_assert_str_eq(v, migration_versions[_i].version);
+	free(v);
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
 	Suite *s = suite_create("backup-archive");
@@ -430,6 +451,8 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, test_restore_puts_files_back);
 	tcase_add_test(tc, test_relative_and_dotdot_paths_refused);
 	tcase_add_test(tc, test_proc_stream_status_and_stderr);
+	tcase_add_loop_test(tc, test_migration_version_first_word_of_last_line, 0,
+		(int)(sizeof(migration_versions) / sizeof(migration_versions[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
