@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A PostgreSQL and an s3rver for the backup and migration tests, sourced by
 # them: initdb in a directory of the test's, password authentication,
 # 127.0.0.1 on a free port; s3rver (npm) on 127.0.0.1. pg_down and s3_down

@@ -18,6 +18,7 @@ set -u
 
 bin=$(realpath "$1")
 top=$(realpath "$2")
+# shellcheck source=tests/backup/pg-lib.sh
 source "$top/tests/backup/pg-lib.sh"
 work=$(mktemp -d -t corpdeploy-rollback-migration.XXXXXX)
 chmod 755 "$work"
@@ -43,7 +44,8 @@ if ! "$bin" --version >/dev/null || ! strings "$bin" | grep -q CORPDEPLOY_FAULT;
 	exit 1
 fi
 
-export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export DB_PASSWORD
 pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; exit 1; }
 # Where every psql, pg_dump and pg_restore connects; the password only through the plan's secret.
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres

@@ -1,0 +1,2 @@
+drop table filings;
+drop table companies;
