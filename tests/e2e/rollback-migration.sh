@@ -9,7 +9,8 @@
 # `corpdeploy rollback` must finish the undo from the journal, the schema and
 # table checksums must equal the ones before the run, and a second rollback
 # must change nothing. The migration is taken back by its down command, or,
-# for a plan without one, by restoring the run's dump.
+# for a plan without one, by restoring the run's dump (into an emptied
+# schema: the migration adds a table that `pg_restore --clean` cannot drop).
 #
 #   rollback-migration.sh CORPDEPLOY SOURCE_ROOT
 # Checks are eval'd strings, which read variables shellcheck cannot see.
@@ -61,9 +62,19 @@ sums() { echo "$(PGPASSWORD=$DB_PASSWORD pg_schema_sum appdb) $(PGPASSWORD=$DB_P
 before=$(sums)
 # The test's own copy, to start each case from the same database should one go wrong.
 PGPASSWORD=$DB_PASSWORD pg_dump -Fc -d appdb >"$work/baseline.dump"
+# `pg_restore --clean` replaces only what the dump holds: it cannot drop a table the migration
+# made (order_audit) whose foreign key holds a constraint it must drop. This restore puts the
+# database back exactly, in one transaction: the schema emptied, then the dump as SQL; when
+# pg_restore cannot read the dump, a failing statement makes psql roll all of it back.
+cat >"$work/clear-schema.sql" <<'SQL'
+drop schema public cascade;
+create schema public authorization pg_database_owner;
+grant usage on schema public to public;
+comment on schema public is 'standard public schema';
+SQL
+restore_cmd="{ cat $work/clear-schema.sql; pg_restore -f - || echo 'select the_dump_cannot_be_read;'; } | psql -d appdb -v ON_ERROR_STOP=1 --single-transaction -q -o /dev/null"
 reset_db() {
-	PGPASSWORD=$DB_PASSWORD pg_restore -d appdb --clean --if-exists --single-transaction \
-		"$work/baseline.dump" >/dev/null 2>&1
+	PGPASSWORD=$DB_PASSWORD sh -c "$restore_cmd" <"$work/baseline.dump" >/dev/null 2>&1
 }
 
 cat >"$work/up.sql" <<'SQL'
@@ -71,9 +82,12 @@ alter table orders add column note text;
 update orders set note = 'migrated', qty = qty + 1;
 insert into orders (item, qty) values ('added', 1);
 create index orders_note on orders (note);
+create table order_audit (order_id int not null references orders (id), seen timestamptz);
+insert into order_audit (order_id) select id from orders where id % 10 = 0;
 update schema_version set version = '002';
 SQL
 cat >"$work/down.sql" <<'SQL'
+drop table order_audit;
 delete from orders where item = 'added';
 update orders set qty = qty - 1;
 drop index orders_note;
@@ -103,7 +117,7 @@ phases:
       - name: db-backup
         backup: database
         dump: [pg_dump, -Fc, -d, appdb]
-        restore: [pg_restore, -d, appdb, --clean, --if-exists, --single-transaction]
+        restore: [sh, -c, "$restore_cmd"]
         env: { PGPASSWORD: "\${DB_PASSWORD}" }
         keep: 2
   - name: migration
