@@ -131,8 +131,8 @@ run_dir() { echo "$work/state/corporate-intelligence/runs/$1"; }
 manifest() { zstd -dc "$1" | tar -xO MANIFEST.json; }
 
 write_plan 0
-cmd lint "$plan"
-check "the derived plan lints" '[ $? = 0 ]'
+cmd lint "$plan"; rc=$?
+check "the derived plan lints" '[ $rc = 0 ]'
 
 # 1. A run that succeeds: both backups taken and uploaded, the migration applied and recorded.
 cmd up "$plan"; rc=$?
@@ -165,13 +165,13 @@ check "the config archive holds .env.production and config/" \
 	 grep -q "\.env\.production$" "$work/list" && grep -q "config/nginx/conf.d/api.conf$" "$work/list"'
 check "the dump was uploaded to the plan's bucket and read back" \
 	'grep -q "uploaded http://127.0.0.1:$S3_PORT/$bucket/$prefix/$run/backup-database-backup.tar.zst" "$work/out"'
-cmd restore "$plan" --run "$run" --verify-only
-check "restore --verify-only finds both archives whole" '[ $? = 0 ]'
+cmd restore "$plan" --run "$run" --verify-only; rc=$?
+check "restore --verify-only finds both archives whole" '[ $rc = 0 ]'
 # The dump restorable: its parts, in order, into an empty database, give the database of before.
 PGUSER=postgres PGPASSWORD=$superpw createdb -O corp corp_check
 zstd -dc "$dir/backup-database-backup.tar.zst" | tar -xO --wildcards 'database-backup.dump.part*' |
-	pg_restore -U corp -d corp_check --single-transaction 2>"$work/out"
-check "the dump restores into an empty database" '[ $? = 0 ]'
+	pg_restore -U corp -d corp_check --single-transaction 2>"$work/out"; rc=$?
+check "the dump restores into an empty database" '[ $rc = 0 ]'
 check "and holds revision 0001 with the checksums of before" \
 	'[ "$(echo "$(PGUSER=corp pg_schema_sum corp_check) $(PGUSER=corp pg_data_sum corp_check)")" = "$before" ]'
 
