@@ -31,8 +31,7 @@ fail=0
 started_dockerd=""
 
 cleanup() {
-	docker ps -aq --filter "name=corporate-intelligence-alembic-upgrade-run-" |
-		xargs -r docker rm -f >/dev/null 2>&1
+	docker ps -aq --filter "ancestor=$image" | xargs -r docker rm -f >/dev/null 2>&1
 	docker rmi -f "$image" >/dev/null 2>&1
 	pg_down
 	s3_down
@@ -190,7 +189,7 @@ check "rollback ran alembic downgrade 0001_initial" \
 	'grep -q "taken back to version 0001_initial by its down command" "$work/out"'
 check "schema and table checksums equal to before" '[ "$(sums)" = "$before" ] && [ "$(version)" = 0001_initial ]'
 check "the one-off containers are gone" \
-	'[ -z "$(docker ps -aq --filter "name=corporate-intelligence-alembic-upgrade-run-")" ]'
+	'[ -z "$(docker ps -aq --filter "ancestor=$image")" ]'
 
 # The plan's restore command puts back data lost since: rows deleted, then the run's dump.
 db -q -c "delete from filings where id % 3 = 0" -c "update companies set name = 'lost'"
