@@ -12,10 +12,12 @@ rollback section. What the test replaces, and why:
     the test tags its stand-in api image corp/api:RELEASE.
   - state_dir: the test's directory.
   - backup_storage.endpoint: the test's s3rver (bucket and prefix kept).
-  - the database-backup step's `service: postgres` is dropped: this version
-    of corpdeploy refuses dumps inside a container, so the same dump and
-    restore commands run on this machine, where PGHOST and PGPORT point them
-    at the test's server.
+  - the database-backup step's `service: postgres` is dropped: the test's
+    PostgreSQL runs on this machine, not in a container of the postgres
+    service, and this version refuses to restore into a container (which
+    rolling a migration back by the dump and `corpdeploy restore` do). The
+    same dump and restore commands run here, where PGHOST and PGPORT point
+    them at the test's server.
   - the services' blue-green keys (strategy, proxy, drain) are dropped:
     `up` refuses a plan with a blue-green service for now, and these
     phases deploy no service.
