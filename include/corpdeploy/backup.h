@@ -178,5 +178,11 @@ struct cJSON *cd_migration_details(int exit_code, const char *version_before,
 	const char *version_after);
 /* The first word of the last non-empty line of a command's output; malloc'd. */
 char *cd_migration_version(const char *output);
+/*
+ * Fills ${previous.migration} (and ${previous.migration:-default}, whose
+ * default stands in when version_before is empty) in the strings of the
+ * down command's "argv" array, in place.
+ */
+void cd_migration_resolve_previous(struct cJSON *down_record, const char *version_before);
 
 #endif

@@ -42,10 +42,10 @@ static const struct cd_step *dump_before(const struct cd_plan *plan, const struc
 	return found;
 }
 
-/* ${previous.migration} in the down command is the version before this run's migration. */
-static void resolve_previous(cJSON *down_record, const char *version_before)
+/* A first migration has no version before it: its query printed nothing. */
+void cd_migration_resolve_previous(cJSON *down_record, const char *version_before)
 {
-	static const char var[] = "${previous.migration}";
+	static const char var[] = "${previous.migration";
 	cJSON *a;
 	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(down_record, "argv")) {
 		if (!cJSON_IsString(a) || !strstr(a->valuestring, var))
@@ -53,9 +53,19 @@ static void resolve_previous(cJSON *down_record, const char *version_before)
 		struct cd_buf b = CD_BUF_INIT;
 		const char *p = a->valuestring, *hit;
 		while ((hit = strstr(p, var))) {
+			const char *after = hit + sizeof(var) - 1, *close = strchr(after, '}');
+			if (!close || (after != close && strncmp(after, ":-", 2) != 0)) {
+				/* Another name that merely begins the same way: kept as written. */
+				cd_buf_add(&b, p, (size_t)(after - p));
+				p = after;
+				continue;
+			}
 			cd_buf_add(&b, p, (size_t)(hit - p));
-			cd_buf_adds(&b, version_before);
-			p = hit + sizeof(var) - 1;
+			if (*version_before || after == close)
+				cd_buf_adds(&b, version_before);
+			else
+				cd_buf_add(&b, after + 2, (size_t)(close - after - 2));
+			p = close + 1;
 		}
 		cd_buf_adds(&b, p);
 		cJSON_SetValuestring(a, b.buf);
@@ -67,7 +77,7 @@ cJSON *cd_migration_undo_data(struct cd_step_ctx *ctx, const char *version_befor
 	cJSON *down_record)
 {
 	if (down_record)
-		resolve_previous(down_record, version_before ? version_before : "");
+		cd_migration_resolve_previous(down_record, version_before ? version_before : "");
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "step", ctx->step->name);
 	cJSON_AddStringToObject(d, "version_before", version_before ? version_before : "");

@@ -435,6 +435,33 @@ START_TEST(test_migration_version_first_word_of_last_line)
 }
 END_TEST
 
+/* The down command's ${previous.migration}, with and without a default. */
+static const struct {
+	const char *arg, *before, *want;
+} previous_cases[] = {
+	{ "${previous.migration}", "0001", "0001" },
+	{ "${previous.migration}", "", "" },
+	{ "${previous.migration:-base}", "", "base" },
+	{ "${previous.migration:-base}", "0001", "0001" },
+	{ "--to=${previous.migration:-base}!", "", "--to=base!" },
+	{ "${previous.migrations}", "0001", "${previous.migrations}" },
+	{ "${previous.migration", "0001", "${previous.migration" },
+	{ "a${previous.migration}b${previous.migration:-x}c", "7", "a7b7c" },
+};
+
+START_TEST(test_migration_previous_version_filled)
+{
+	cJSON *rec = cJSON_CreateObject();
+	cJSON *argv = cJSON_AddArrayToObject(rec, "argv");
+	cJSON_AddItemToArray(argv, cJSON_CreateString("alembic"));
+	cJSON_AddItemToArray(argv, cJSON_CreateString(previous_cases[_i].arg));
+	cd_migration_resolve_previous(rec, previous_cases[_i].before);
+	ck_assert_str_eq(cJSON_GetArrayItem(argv, 0)->valuestring, "alembic");
+	ck_assert_str_eq(cJSON_GetArrayItem(argv, 1)->valuestring, previous_cases[_i].want);
+	cJSON_Delete(rec);
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
 	Suite *s = suite_create("backup-archive");
@@ -453,6 +480,8 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, test_proc_stream_status_and_stderr);
 	tcase_add_loop_test(tc, test_migration_version_first_word_of_last_line, 0,
 		(int)(sizeof(migration_versions) / sizeof(migration_versions[0])));
+	tcase_add_loop_test(tc, test_migration_previous_version_filled, 0,
+		(int)(sizeof(previous_cases) / sizeof(previous_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
