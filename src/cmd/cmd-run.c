@@ -88,7 +88,11 @@ void cd_cmd_report_manual_steps(const struct cd_run *run, const char *run_dir)
 	const char *p = run->manual_steps;
 	while (*p) {
 		size_t n = strcspn(p, "\n");
-		cd_log_error("  - %.*s", (int)n, p);
+		/* An indented line goes on the entry above it (the engine writes them so). */
+		if (p[0] == ' ')
+			cd_log_error("  %.*s", (int)n, p);
+		else
+			cd_log_error("  - %.*s", (int)n, p);
 		p += n + (p[n] == '\n');
 	}
 	char *path = cd_xasprintf("%s/manual-steps.txt", run_dir);

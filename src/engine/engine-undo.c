@@ -170,8 +170,24 @@ static void undo_one(struct undo_batch *b, struct cd_undo *u)
 		pthread_mutex_unlock(&b->lock);
 		pthread_mutex_lock(&run->lock);
 		struct cd_buf m = CD_BUF_INIT;
-		cd_buf_addf(&m, "%s%s: %s\n", run->manual_steps ? run->manual_steps : "",
-			u->description, err.msg ? err.msg : "failed");
+		cd_buf_adds(&m, run->manual_steps ? run->manual_steps : "");
+		/* The entry's first line is its own: a newline inside a quoted command shows as \n. */
+		for (const char *c = u->description; *c; c++)
+			if (*c == '\n')
+				cd_buf_adds(&m, "\\n");
+			else
+				cd_buf_addch(&m, *c);
+		cd_buf_adds(&m, ": ");
+		/* One entry per undo: the further lines of a long error (a tool's DETAIL, HINT...) indented. */
+		const char *msg = err.msg ? err.msg : "failed";
+		for (int first = 1; *msg; first = 0) {
+			size_t n = strcspn(msg, "\n");
+			if (n > 0 && strspn(msg, " \t\r") < n)
+				cd_buf_addf(&m, "%s%.*s\n", first ? "" : "    ", (int)n, msg);
+			else if (first)
+				cd_buf_adds(&m, "failed\n");
+			msg += n + (msg[n] == '\n');
+		}
 		free(run->manual_steps);
 		run->manual_steps = cd_buf_detach(&m);
 		pthread_mutex_unlock(&run->lock);

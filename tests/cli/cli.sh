@@ -583,6 +583,32 @@ if ! git -C "$outside" rev-parse >/dev/null 2>&1; then
 	end
 fi
 
+# ---- a rollback that cannot finish: its manual steps ------------------------
+
+begin "manual steps: one entry per undo, a multi-line error indented under it"
+mkdir -p "$tmp/manual"
+cat >"$tmp/manual/plan.yaml" <<'PLAN'
+corpdeploy: 1
+name: manual-steps
+release: "1"
+phases:
+  - name: p
+    steps:
+      - name: change
+        run: [sh, -c, "true"]
+        undo: [sh, -c, "printf 'ERROR: cannot drop x\nDETAIL: y depends on it\n\nHINT: use CASCADE\n' >&2; exit 1"]
+      - name: breaks
+        run: [sh, -c, "exit 3"]
+PLAN
+run -- --no-color up "$tmp/manual/plan.yaml"
+expect_rc 5
+grep -A4 "by hand:" "$tmp/err" | sed 's/^corpdeploy: //' >"$tmp/manual/steps"
+[ "$(sed -n 2p "$tmp/manual/steps")" = "  - run sh -c 'printf '\''ERROR: cannot drop x\nDETAIL: y depends on it\n\nHINT: use CASCADE\n'\'' >&2; exit 1': undo command exited with 1: ERROR: cannot drop x" ] ||
+	problem "the entry is not on one line: $(sed -n 2p "$tmp/manual/steps")"
+[ "$(sed -n 3,4p "$tmp/manual/steps")" = "$(printf '      DETAIL: y depends on it\n      HINT: use CASCADE')" ] ||
+	problem "the error's further lines are not indented under it, blank lines left out"
+end
+
 # ---- summary ----------------------------------------------------------------
 
 echo
