@@ -39,5 +39,7 @@ int cd_deploy_undo(struct cd_run *run, const char *action, const struct cJSON *d
 int cd_deploy_finish(struct cd_run *run, const char *action, const struct cJSON *data,
 	struct cd_error *err);
 char *cd_deploy_image_ref(const struct cd_plan *plan, const struct cd_service *svc);
+/* A plan's network or volume as the engine names it: "<plan>_<name>", as compose does. malloc'd. */
+char *cd_deploy_scoped(const struct cd_plan *plan, const char *name);
 
 #endif

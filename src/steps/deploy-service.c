@@ -55,8 +55,7 @@ char *cd_deploy_image_ref(const struct cd_plan *plan, const struct cd_service *s
 	return cd_xasprintf("corpdeploy/%s-%s:%s", plan->name, svc->name, plan->release);
 }
 
-/* Named volumes and networks belong to the plan: "<plan>_<name>", as compose does. */
-static char *scoped(const struct cd_plan *plan, const char *name)
+char *cd_deploy_scoped(const struct cd_plan *plan, const char *name)
 {
 	return cd_xasprintf("%s_%s", plan->name, name);
 }
@@ -221,7 +220,7 @@ static void build_spec(struct cd_step_ctx *ctx, const struct cd_service *svc, st
 		char *src = cd_xstrndup(v, (size_t)(colon - v));
 		char *full;
 		if (is_named_volume(src)) {
-			char *name = scoped(plan, src);
+			char *name = cd_deploy_scoped(plan, src);
 			full = cd_xasprintf("%s%s", name, colon);
 			free(name);
 		} else {
@@ -234,7 +233,7 @@ static void build_spec(struct cd_step_ctx *ctx, const struct cd_service *svc, st
 		strlist_add(&w->binds, full);
 	}
 	for (size_t i = 0; i < svc->networks.n; i++)
-		strlist_add(&w->networks, scoped(plan, svc->networks.v[i]));
+		strlist_add(&w->networks, cd_deploy_scoped(plan, svc->networks.v[i]));
 	strlist_add(&w->aliases, cd_xstrdup(svc->name));
 	w->ports = cd_xcalloc(svc->ports_raw.n + 1, sizeof(*w->ports));
 	for (size_t i = 0; i < svc->ports_raw.n; i++) {
@@ -534,7 +533,7 @@ static int ensure_networks_volumes(struct cd_step_ctx *ctx, struct cd_docker *d,
 		const char *v = svc->volumes.v[i], *colon = strchr(v, ':');
 		char *src = cd_xstrndup(v, (size_t)(colon - v));
 		if (is_named_volume(src)) {
-			char *name = scoped(plan, src);
+			char *name = cd_deploy_scoped(plan, src);
 			r = cd_docker_volume_ensure(d, name, labels, err);
 			free(name);
 		}

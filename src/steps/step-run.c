@@ -125,6 +125,7 @@ struct run_place {
 	char *image;	/* a one-off container of this image */
 	char *target;	/* "local" docker target for the image's container */
 	char *one_off;	/* name of the one-off container */
+	char **networks; /* its networks, the first as its network mode; NULL: host */
 	char *ssh;	/* an SSH host target: the command runs there */
 	char **env;	/* "K=V", NULL-terminated */
 	char *stdin_data;
@@ -136,6 +137,20 @@ static const char *const *cmd_argv(const struct cd_cmd *c, const char *sh[4])
 		return c->argv.v;
 	sh[0] = "/bin/sh", sh[1] = "-c", sh[2] = c->argv.v[0], sh[3] = NULL;
 	return sh;
+}
+
+/* The plan's networks a one-off container joins; "bridge", "host" and "none" are Docker's own. */
+static int ensure_networks(struct cd_run *run, struct cd_docker *d, char *const *networks,
+	struct cd_error *err)
+{
+	char *label = cd_xasprintf("corpdeploy.plan=%s", run->plan->name);
+	const char *labels[] = { label, NULL };
+	int r = 0;
+	for (char *const *n = networks; *n && r == 0; n++)
+		if (strcmp(*n, "bridge") != 0 && strcmp(*n, "host") != 0 && strcmp(*n, "none") != 0)
+			r = cd_docker_network_ensure(d, *n, labels, err);
+	free(label);
+	return r;
 }
 
 static int run_in_place(struct cd_run *run, const struct run_place *p, const char *const *argv,
@@ -174,9 +189,19 @@ static int run_in_place(struct cd_run *run, const struct run_place *p, const cha
 		}
 		return r;
 	}
-	/* A one-off container: created, run to its end, its output kept, removed. */
+	/*
+	 * A one-off container: created, run to its end, its output kept, removed.
+	 * It joins its service's networks, so a migration reaches the database by
+	 * the name the service would use; without any, it shares this machine's.
+	 */
 	struct cd_docker_container_spec spec = { .image = p->image, .cmd = argv,
 		.env = (const char *const *)p->env, .network_mode = "host", .stop_timeout_ms = -1 };
+	if (p->networks && p->networks[0]) {
+		spec.network_mode = p->networks[0];
+		spec.networks = p->networks[1] ? (const char *const *)p->networks + 1 : NULL;
+		if ((r = ensure_networks(run, d, p->networks, err)) < 0)
+			return r;
+	}
 	char *id = NULL;
 	cd_docker_container_remove(d, p->one_off, 1, 0, NULL);
 	if ((r = cd_docker_container_create(d, p->one_off, &spec, &id, err)) < 0)
@@ -189,6 +214,13 @@ static int run_in_place(struct cd_run *run, const struct run_place *p, const cha
 	return r;
 }
 
+static void strv_free(char **v)
+{
+	for (char **e = v; e && *e; e++)
+		free(*e);
+	free(v);
+}
+
 static void run_place_free(void *p)
 {
 	struct run_place *pl = p;
@@ -198,12 +230,30 @@ static void run_place_free(void *p)
 	free(pl->image);
 	free(pl->target);
 	free(pl->one_off);
+	strv_free(pl->networks);
 	free(pl->ssh);
 	for (char **e = pl->env; e && *e; e++)
 		free(*e);
 	free(pl->env);
 	free(pl->stdin_data);
 	free(pl);
+}
+
+/* The networks of svc's one-off containers, as run_place.networks; NULL: host. */
+static char **one_off_networks(const struct cd_plan *plan, const struct cd_service *svc)
+{
+	static const char *const modes[] = { "bridge", "host", "none" };
+	if (!svc || (svc->network_mode < 0 && svc->networks.n == 0))
+		return NULL;
+	if (svc->network_mode >= 0) {
+		char **v = cd_xcalloc(2, sizeof(char *));
+		v[0] = cd_xstrdup(modes[svc->network_mode]);
+		return v;
+	}
+	char **v = cd_xcalloc(svc->networks.n + 1, sizeof(char *));
+	for (size_t i = 0; i < svc->networks.n; i++)
+		v[i] = cd_deploy_scoped(plan, svc->networks.v[i]);
+	return v;
 }
 
 static struct run_place *run_place_new(struct cd_step_ctx *ctx)
@@ -220,6 +270,7 @@ static struct run_place *run_place_new(struct cd_step_ctx *ctx)
 		p->in = cd_engine_container_name(plan, r->in);
 	if (r->image) {
 		p->image = cd_deploy_image_ref(plan, svc);
+		p->networks = one_off_networks(plan, svc);
 		p->one_off = cd_xasprintf("%s-%s-run-%s", plan->name, ctx->step->name, ctx->run->run_id);
 		for (char *c = p->one_off; *c; c++)
 			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
@@ -264,13 +315,6 @@ static char **json_strv(const cJSON *a)
 	return v;
 }
 
-static void strv_free(char **v)
-{
-	for (char **e = v; e && *e; e++)
-		free(*e);
-	free(v);
-}
-
 static char *json_dup(const cJSON *o, const char *k)
 {
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
@@ -289,6 +333,8 @@ static cJSON *undo_record(const struct run_place *p, const struct cd_cmd *undo, 
 	cJSON_AddStringToObject(o, "target", p->target);
 	if (p->one_off)
 		cJSON_AddStringToObject(o, "one_off", p->one_off);
+	if (p->networks)
+		cJSON_AddItemToObject(o, "networks", strv_json(p->networks));
 	if (p->ssh)
 		cJSON_AddStringToObject(o, "ssh", p->ssh);
 	cJSON_AddItemToObject(o, "env", strv_json(p->env));
@@ -309,6 +355,8 @@ static int run_undo(struct cd_run *run, const char *action, const cJSON *data, s
 	place->image = json_dup(data, "image");
 	place->target = json_dup(data, "target");
 	place->one_off = json_dup(data, "one_off");
+	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(data, "networks")))
+		place->networks = json_strv(cJSON_GetObjectItemCaseSensitive(data, "networks"));
 	place->ssh = json_dup(data, "ssh");
 	place->env = json_strv(cJSON_GetObjectItemCaseSensitive(data, "env"));
 	char **argv = json_strv(cJSON_GetObjectItemCaseSensitive(data, "argv"));

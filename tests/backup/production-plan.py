@@ -18,6 +18,10 @@ rollback section. What the test replaces, and why:
     rolling a migration back by the dump and `corpdeploy restore` do). The
     same dump and restore commands run here, where PGHOST and PGPORT point
     them at the test's server.
+  - the api service's networks are dropped: the migration's one-off
+    container joins them (to reach postgres:5432 by name), but the test's
+    PostgreSQL listens on this machine's loopback, which a container shares
+    only without networks of its own.
   - the services' blue-green keys (strategy, proxy, drain) are dropped:
     `up` refuses a plan with a blue-green service for now, and these
     phases deploy no service.
@@ -47,6 +51,7 @@ def main():
     plan["backup_storage"]["endpoint"] = s3
     for key in ("notify", "probe"):
         plan.pop(key, None)
+    plan["services"]["api"].pop("networks", None)
     for svc in plan["services"].values():
         if svc.get("strategy") == "blue-green":
             for key in ("strategy", "proxy", "drain"):

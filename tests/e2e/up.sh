@@ -85,6 +85,18 @@ check "release r2 deploys" '[ "$rc" = 0 ]'
 check "the proxy serves release r2" 'health | grep -q "\"release\":\"r2\""'
 check "no superseded container is left" '[ "$(docker ps -a --filter "label=corpdeploy.plan=${tag}a" -q | wc -l)" = 3 ]'
 
+# 3b. A one-off container of a service's image joins that service's networks:
+# it reaches the api by its service name (with host networking it could not).
+write_plan "${tag}a" r2
+cat >>"$work/stack/plan.yaml" <<'PLAN'
+      - name: one-off-reaches-api-by-name
+        run: [/bin/busybox, wget, -q, -O, -, "http://api:8080/health"]
+        image: worker
+PLAN
+rc=$(up "$work/stack/plan.yaml")
+check "a one-off container of worker's image reaches 'api' on the plan's network" \
+	'[ "$rc" = 0 ] && grep -q "ok one-off-reaches-api-by-name" "$work/out"'
+
 # 4. A health check that never passes: the step fails, r2 goes on serving.
 write_plan "${tag}a" r3 "[/bin/busybox, \"false\"]"
 rc=$(up "$work/stack/plan.yaml")
