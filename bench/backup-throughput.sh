@@ -14,8 +14,8 @@
 #   corpdeploy  corpdeploy backup PLAN, whose step runs the same pg_dump and
 #               streams it into its archive
 # Both compress alike: zstd level 3 (the CLI's default) with one worker
-# thread beside the one reading (-T1, the CLI's default; corpdeploy sets
-# libarchive's zstd threads=1). corpdeploy also does what the baseline does
+# thread beside the one reading (-T1, the CLI's default; corpdeploy gives
+# libzstd one worker thread). corpdeploy also does what the baseline does
 # not: the sha256 of every 4 MiB part and of the archive, and the tar.
 # Prints the dump's size, each run's MiB/s (dump bytes / wall time), the
 # CPU seconds and CPU seconds per GiB of dump (user + sys of the whole
