@@ -374,6 +374,36 @@ int cd_ssh_sftp_stat(struct cd_ssh_session *s, const char *path, struct cd_ssh_f
 	return sftp_end(s, r, in_sync);
 }
 
+/*
+ * SSH_FXP_OPEN of path with pflags, and with mode when it is >= 0 (for a new
+ * file). *in_sync is set once the server answered; on success *ret_handle
+ * (malloc'd) and *ret_len are the open file's handle. what names the
+ * operation in errors. req and a are the caller's buffers, reused.
+ */
+static int open_handle(struct cd_ssh_session *s, const char *path, uint32_t pflags, int mode,
+	const char *what, struct cd_buf *req, struct answer *a, int *in_sync, char **ret_handle,
+	size_t *ret_len, struct cd_error *err)
+{
+	size_t start;
+	int r;
+	uint32_t id = request_begin(s->sftp, req, FXP_OPEN, &start);
+	put_cstr(req, path);
+	put_u32(req, pflags);
+	put_u32(req, mode >= 0 ? ATTR_PERMISSIONS : 0);
+	if (mode >= 0)
+		put_u32(req, (uint32_t)mode);
+	request_end(req, start);
+	if ((r = send_all(s, req, err)) < 0 || (r = recv_answer(s, id, a, err)) < 0)
+		return r;
+	*in_sync = 1;
+	if (a->type != FXP_HANDLE)
+		return a->type == FXP_STATUS ? status_error(s, a, what, path, err) :
+			cd_error_set(err, CD_EREMOTE, "host %s: SFTP: unexpected answer", s->name);
+	const char *hp = get_str(&a->rest, ret_len);
+	*ret_handle = cd_xstrndup(hp, *ret_len);
+	return 0;
+}
+
 int cd_ssh_sftp_write(struct cd_ssh_session *s, const char *path, const void *data, size_t len,
 	const struct cd_ssh_file_attrs *attrs, struct cd_error *err)
 {
@@ -385,23 +415,12 @@ int cd_ssh_sftp_write(struct cd_ssh_session *s, const char *path, const void *da
 	struct answer a = { .pkt = CD_BUF_INIT };
 	int in_sync = 0;
 	size_t start;
-	uint32_t id = request_begin(f, &req, FXP_OPEN, &start);
-	put_cstr(&req, path);
-	put_u32(&req, FXF_WRITE | FXF_CREAT | FXF_EXCL);
-	put_u32(&req, ATTR_PERMISSIONS);
-	put_u32(&req, 0600);
-	request_end(&req, start);
-	if ((r = send_all(s, &req, err)) < 0 || (r = recv_answer(s, id, &a, err)) < 0)
-		goto done;
-	in_sync = 1;
-	if (a.type != FXP_HANDLE) {
-		r = a.type == FXP_STATUS ? status_error(s, &a, "create", path, err) :
-			cd_error_set(err, CD_EREMOTE, "host %s: SFTP: unexpected answer", s->name);
-		goto done;
-	}
+	uint32_t id;
 	size_t hl;
-	const char *hp = get_str(&a.rest, &hl);
-	char *handle = cd_xstrndup(hp, hl);
+	char *handle;
+	if ((r = open_handle(s, path, FXF_WRITE | FXF_CREAT | FXF_EXCL, 0600, "create", &req, &a,
+		     &in_sync, &handle, &hl, err)) < 0)
+		goto done;
 
 	/* The group is kept when only the user changes: SFTP sets both at once. */
 	int64_t gid = attrs->gid;
@@ -512,22 +531,11 @@ int cd_ssh_sftp_read(struct cd_ssh_session *s, const char *path, size_t max, str
 	struct answer a = { .pkt = CD_BUF_INIT };
 	int in_sync = 0;
 	size_t start;
-	uint32_t id = request_begin(f, &req, FXP_OPEN, &start);
-	put_cstr(&req, path);
-	put_u32(&req, FXF_READ);
-	put_u32(&req, 0);
-	request_end(&req, start);
-	if ((r = send_all(s, &req, err)) < 0 || (r = recv_answer(s, id, &a, err)) < 0)
-		goto done;
-	in_sync = 1;
-	if (a.type != FXP_HANDLE) {
-		r = a.type == FXP_STATUS ? status_error(s, &a, "read", path, err) :
-			cd_error_set(err, CD_EREMOTE, "host %s: SFTP: unexpected answer", s->name);
-		goto done;
-	}
+	uint32_t id;
 	size_t hl;
-	const char *hp = get_str(&a.rest, &hl);
-	char *handle = cd_xstrndup(hp, hl);
+	char *handle;
+	if ((r = open_handle(s, path, FXF_READ, -1, "read", &req, &a, &in_sync, &handle, &hl, err)) < 0)
+		goto done;
 	cd_buf_reset(ret);
 	int eof = 0;
 	while (r == 0 && !eof) {
