@@ -595,28 +595,33 @@ static int two_paths(struct cd_ssh_session *s, const char *ext, const char *what
 	return r;
 }
 
-int cd_ssh_sftp_link(struct cd_ssh_session *s, const char *from, const char *to,
+/*
+ * hardlink@openssh.com (replace 0) or posix-rename@openssh.com (replace 1) of
+ * from to to, refused when the server, once the SFTP channel is up, lacks it.
+ */
+static int link_or_rename(struct cd_ssh_session *s, int replace, const char *from, const char *to,
 	struct cd_error *err)
 {
 	int r = sftp_begin(s, err);
 	if (r < 0)
 		return r;
-	if (!s->sftp->has_hardlink)
-		return sftp_end(s, cd_error_set(err, CD_EREMOTE, "host %s: its SFTP server cannot make "
-			"hard links (no hardlink@openssh.com)", s->name), 1);
-	return two_paths(s, "hardlink@openssh.com", "link", from, to, err);
+	const char *ext = replace ? "posix-rename@openssh.com" : "hardlink@openssh.com";
+	if (!(replace ? s->sftp->has_posix_rename : s->sftp->has_hardlink))
+		return sftp_end(s, cd_error_set(err, CD_EREMOTE, "host %s: its SFTP server cannot %s (no %s)",
+			s->name, replace ? "replace a file in one step" : "make hard links", ext), 1);
+	return two_paths(s, ext, replace ? "rename" : "link", from, to, err);
+}
+
+int cd_ssh_sftp_link(struct cd_ssh_session *s, const char *from, const char *to,
+	struct cd_error *err)
+{
+	return link_or_rename(s, 0, from, to, err);
 }
 
 int cd_ssh_sftp_rename(struct cd_ssh_session *s, const char *from, const char *to,
 	struct cd_error *err)
 {
-	int r = sftp_begin(s, err);
-	if (r < 0)
-		return r;
-	if (!s->sftp->has_posix_rename)
-		return sftp_end(s, cd_error_set(err, CD_EREMOTE, "host %s: its SFTP server cannot "
-			"replace a file in one step (no posix-rename@openssh.com)", s->name), 1);
-	return two_paths(s, "posix-rename@openssh.com", "rename", from, to, err);
+	return link_or_rename(s, 1, from, to, err);
 }
 
 int cd_ssh_sftp_remove(struct cd_ssh_session *s, const char *path, struct cd_error *err)
