@@ -36,14 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-
-if ! "$bin" --version >/dev/null || ! strings "$bin" | grep -q CORPDEPLOY_FAULT; then
-	echo "Bail out! $bin was built without -Dfault_injection=true"
-	exit 1
-fi
+# shellcheck source=tests/e2e/lib.sh
+source "$top/tests/e2e/lib.sh"
+require_fault_injection
 
 DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export DB_PASSWORD
