@@ -7,7 +7,9 @@
 # into the archive; `restore --run` streams it into pg_restore --clean's
 # stdin (table checksums as before the change); a migration without a down
 # command failing makes `up` restore the dump over SSH; a failing dump
-# fails the step with its stderr and leaves no archive; the password is on
+# fails the step with its stderr and leaves no archive; a group target is
+# refused; 96 MiB with stderr between streams byte for byte both ways with
+# corpdeploy's peak RSS below that (printed); the password is on
 # no command line on the host (its process list, seen while a dump runs)
 # and in no output, log (sshd's included), report or state file.
 # usage: ssh-dump.sh CORPDEPLOY
@@ -185,7 +187,29 @@ run_cd restore "$p" --run "$frun"; rc=$?
 check "a failing restore command fails, with its exit code and stderr" \
 	'[ $rc != 0 ] && grep -q "exited with 4: cannot restore" "$work/out"'
 
-# 6. The password: in no output, log, report, state file or sshd log.
+# 6. A dump larger than anything kept in memory, with stderr between: byte for byte into
+# the archive and back out into the restore command, corpdeploy's peak RSS below its size.
+big='i=0; while [ $i -lt 96 ]; do yes "row $i of the dump" | head -c 1048576; echo "dumped $i MiB" >&2; i=$((i+1)); done'
+p=$(plan ssh-big "[sh, -c, '$big']")
+sed -i "s|restore: \[pg_restore.*|restore: [sh, -c, 'sha256sum >$work/restored.sha']|" "$p"
+/usr/bin/time -f "%M" -o "$work/rss" "$bin" --no-color backup "$p" >"$work/out" 2>&1; rc=$?
+check "backup of a 96 MiB dump over SSH (exit 0)" '[ $rc = 0 ]'
+grun=$(sed -n 's/^run //p' "$work/out")
+want=$(sh -c "$big" 2>/dev/null | sha256sum | cut -c1-64)
+got=$(zstd -dc "$work/state/ssh-big/runs/$grun/backup-db-backup.tar.zst" 2>/dev/null |
+	tar -xO --wildcards 'db-backup.dump.part*' | sha256sum | cut -c1-64)
+check "the archived dump is the host's stdout, byte for byte" '[ "$got" = "$want" ]'
+rss_kib=$(tail -1 "$work/rss")
+echo "# SSH dump: 96 MiB streamed, corpdeploy peak RSS $((rss_kib / 1024)) MiB"
+check "memory stays below the dump's size" '[ "$rss_kib" -lt $((96 * 1024)) ]'
+/usr/bin/time -f "%M" -o "$work/rss" "$bin" --no-color restore "$p" --run "$grun" >"$work/out" 2>&1; rc=$?
+check "restore streams it into the command on the host (exit 0)" \
+	'[ $rc = 0 ] && [ "$(cut -c1-64 "$work/restored.sha")" = "$want" ]'
+rss_kib=$(tail -1 "$work/rss")
+echo "# SSH restore: 96 MiB streamed, corpdeploy peak RSS $((rss_kib / 1024)) MiB"
+check "memory stays below the dump's size while restoring" '[ "$rss_kib" -lt $((96 * 1024)) ]'
+
+# 7. The password: in no output, log, report, state file or sshd log.
 leak=0
 for f in "${logs[@]}" "$SSH_TEST_DIR"/db1/sshd.log $(find "$work/state" -type f ! -name '*.tar.zst'); do
 	if grep -qF "$DB_PASSWORD" "$f"; then
