@@ -189,6 +189,14 @@ check "a failing restore command fails, with its exit code and stderr" \
 
 # 6. A dump larger than anything kept in memory, with stderr between: byte for byte into
 # the archive and back out into the restore command, corpdeploy's peak RSS below its size.
+# A sanitizer's shadow memory and quarantine say nothing of ours: RSS is not checked then.
+rss_check() { # NAME KIB
+	if ldd "$bin" 2>/dev/null | grep -q -e libasan -e libtsan -e libmsan; then
+		echo "# $1: not checked, the binary is built with a sanitizer"
+	else
+		check "$1" "[ $2 -lt $((96 * 1024)) ]"
+	fi
+}
 big='i=0; while [ $i -lt 96 ]; do yes "row $i of the dump" | head -c 1048576; echo "dumped $i MiB" >&2; i=$((i+1)); done'
 p=$(plan ssh-big "[sh, -c, '$big']")
 sed -i "s|restore: \[pg_restore.*|restore: [sh, -c, 'sha256sum >$work/restored.sha']|" "$p"
@@ -201,13 +209,13 @@ got=$(zstd -dc "$work/state/ssh-big/runs/$grun/backup-db-backup.tar.zst" 2>/dev/
 check "the archived dump is the host's stdout, byte for byte" '[ "$got" = "$want" ]'
 rss_kib=$(tail -1 "$work/rss")
 echo "# SSH dump: 96 MiB streamed, corpdeploy peak RSS $((rss_kib / 1024)) MiB"
-check "memory stays below the dump's size" '[ "$rss_kib" -lt $((96 * 1024)) ]'
+rss_check "memory stays below the dump's size" "$rss_kib"
 /usr/bin/time -f "%M" -o "$work/rss" "$bin" --no-color restore "$p" --run "$grun" >"$work/out" 2>&1; rc=$?
 check "restore streams it into the command on the host (exit 0)" \
 	'[ $rc = 0 ] && [ "$(cut -c1-64 "$work/restored.sha")" = "$want" ]'
 rss_kib=$(tail -1 "$work/rss")
 echo "# SSH restore: 96 MiB streamed, corpdeploy peak RSS $((rss_kib / 1024)) MiB"
-check "memory stays below the dump's size while restoring" '[ "$rss_kib" -lt $((96 * 1024)) ]'
+rss_check "memory stays below the dump's size while restoring" "$rss_kib"
 
 # 7. The password: in no output, log, report, state file or sshd log.
 leak=0
