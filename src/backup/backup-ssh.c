@@ -74,7 +74,8 @@ static int ssh_command(struct cd_run *run, const struct cd_step *step, const cha
 	struct cd_buf out, errout;
 	r = cd_ssh_exec(s, line.buf, &o, &out, &errout, ret_status, err);
 	cd_ssh_run_release(run, s);
-	cd_buf_add(eout, errout.buf, errout.len);
+	if (errout.len)
+		cd_buf_add(eout, errout.buf, errout.len);
 	cd_buf_release(&out);
 	cd_buf_release(&errout);
 done:
