@@ -276,6 +276,11 @@ int cd_ssh_sftp_owner(struct cd_ssh_session *s, const char *owner, int64_t *ret_
  */
 int cd_ssh_owner_lookup(const char *passwd, const char *group, const char *owner,
 	int64_t *ret_uid, int64_t *ret_gid, struct cd_error *err);
+/*
+ * The name of the first line of a passwd or group file's text whose id
+ * (third field) is id, malloc'd; NULL when there is none (pure).
+ */
+char *cd_ssh_owner_name(const char *text, int64_t id);
 
 /* ---- fan-out arithmetic (pure) ---- */
 
