@@ -173,6 +173,9 @@ int cd_ssh_exec(struct cd_ssh_session *s, const char *command, const struct cd_s
 
 /* ---- files (SFTP with OpenSSH's extensions; no remote shell) ---- */
 
+/* err->sys of an operation the server refused: its SFTP status code, e.g. this one. */
+#define CD_SSH_FX_PERMISSION_DENIED 3
+
 enum cd_ssh_file_type { CD_SSH_FILE_OTHER, CD_SSH_FILE_REGULAR, CD_SSH_FILE_DIR, CD_SSH_FILE_SYMLINK };
 struct cd_ssh_file_attrs {
 	unsigned mode;	/* permission bits (07777) */
