@@ -38,7 +38,6 @@ void sftp_put_cstr(struct cd_buf *b, const char *s)
 	sftp_put_str(b, s, strlen(s));
 }
 
-/* Starts a request of type with a new id (returned) at the end of b; sftp_request_end() sets its length. */
 uint32_t sftp_request_begin(struct ssh_sftp *f, struct cd_buf *b, int type, size_t *ret_start)
 {
 	*ret_start = b->len;
@@ -118,7 +117,15 @@ void sftp_get_attrs(struct sftp_reader *r, struct cd_ssh_file_attrs *a)
 		sftp_get_u32(r); /* atime */
 		a->mtime = sftp_get_u32(r);
 	}
-	/* Extended attributes (count, then name and value pairs) are skipped. */
+	if (flags & ATTR_EXTENDED) {
+		/* Skipped, but read: a listing's next entry follows them. */
+		uint32_t n = sftp_get_u32(r);
+		for (uint32_t i = 0; i < n && !r->bad; i++) {
+			size_t l;
+			sftp_get_str(r, &l);
+			sftp_get_str(r, &l);
+		}
+	}
 }
 
 /* ---- the channel ---- */

@@ -17,6 +17,7 @@ enum {
 enum { FX_OK = 0, FX_EOF = 1, FX_NO_SUCH_FILE = 2, FX_PERMISSION_DENIED = 3, FX_OP_UNSUPPORTED = 8 };
 enum { FXF_READ = 0x01, FXF_WRITE = 0x02, FXF_CREAT = 0x08, FXF_EXCL = 0x20 };
 enum { ATTR_SIZE = 0x01, ATTR_UIDGID = 0x02, ATTR_PERMISSIONS = 0x04, ATTR_ACMODTIME = 0x08 };
+#define ATTR_EXTENDED 0x80000000u
 
 #define SFTP_CHUNK (64 * 1024)	     /* bytes per read or write request; OpenSSH takes up to 256 KiB messages */
 #define SFTP_IN_FLIGHT 32	     /* requests sent before their answers are read */

@@ -4,7 +4,9 @@
  * while memory stays bounded (the answers in flight and one chunk kept).
  * Reads ask for consecutive chunks; a shorter answer (the file's end, or a
  * server that reads less) makes the reads in flight meaningless: they are
- * drained and reading resumes where the short one ended.
+ * drained and reading resumes where the short one ended. The window starts
+ * small and doubles with each full answer, so that a small file costs a few
+ * requests rather than a window's worth past its end.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ struct cd_ssh_sftp_reader {
 	uint64_t oldest;    /* offset the oldest read in flight asked for */
 	uint32_t oldest_id;
 	size_t in_flight;
+	size_t window;	    /* reads kept in flight: 2 doubling up to SFTP_IN_FLIGHT */
 	int draining;	    /* the reads in flight are discarded (after a short one) */
 	int eof_seen;	    /* a read in flight met the end */
 	int eof;
@@ -54,18 +57,19 @@ int cd_ssh_sftp_reader_open(struct cd_ssh_session *s, const char *path,
 		return sftp_end(s, r, in_sync);
 	}
 	rd->oldest_id = s->sftp->next_id;
+	rd->window = 2;
 	*ret = rd;
 	return 0;
 }
 
-/* Sends reads until SFTP_IN_FLIGHT are in flight. */
+/* Sends reads until the window is in flight. */
 static int send_reads(struct cd_ssh_sftp_reader *rd, struct cd_error *err)
 {
 	struct ssh_sftp *f = rd->s->sftp;
 	if (rd->in_flight == 0)
 		rd->oldest_id = f->next_id;
 	cd_buf_reset(&rd->req);
-	while (rd->in_flight < SFTP_IN_FLIGHT) {
+	while (rd->in_flight < rd->window) {
 		size_t start;
 		sftp_request_begin(f, &rd->req, FXP_READ, &start);
 		sftp_put_str(&rd->req, rd->handle, rd->hl);
@@ -106,6 +110,8 @@ static int next_answer(struct cd_ssh_sftp_reader *rd, struct cd_error *err)
 		rd->data = d;
 		rd->data_len = dl;
 		rd->pos = 0;
+		if (dl == SFTP_CHUNK && rd->window < SFTP_IN_FLIGHT)
+			rd->window *= 2;
 		if (dl < SFTP_CHUNK) {
 			/* The next bytes are at off + dl, which no read in flight asked for. */
 			rd->asked = rd->oldest = off + dl;
