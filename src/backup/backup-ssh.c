@@ -1,6 +1,6 @@
 /*
  * Backups on an SSH target: dumps and restores by exec channel, files by
- * SFTP. A dump's stdout streams into the archive and a restore's stdin is
+ * SFTP (backup-ssh-files.c). A dump's stdout streams into the archive and a restore's stdin is
  * pulled from the archive a chunk at a time, so memory stays bounded
  * whatever the size of the dump; the commands' environment reaches them
  * on stdin, never on a command line (backup-ssh-env.c).
@@ -14,12 +14,6 @@
 
 /* stderr kept for the error message; the rest goes to the log only. */
 #define SSH_STDERR_KEEP (64 * 1024)
-
-static int ssh_refuse(const struct cd_step *step, struct cd_error *err)
-{
-	return cd_error_set(err, CD_EFAIL, "step '%s': backups on SSH target '%s' are not supported yet",
-		step->name, step->target);
-}
 
 static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
 {
@@ -102,24 +96,10 @@ static int ssh_restore_dump(struct cd_run *run, const struct cd_step *step,
 	return ssh_command(run, step, argv, env, timeout_ms, NULL, rd, eout, ret_status, err);
 }
 
-static int ssh_add_path(struct cd_run *run, const struct cd_step *step, const char *path,
-	struct cd_backup_writer *w, struct cd_error *err)
-{
-	(void)run, (void)path, (void)w;
-	return ssh_refuse(step, err);
-}
-
-static int ssh_restore_files(struct cd_run *run, const struct cd_step *step, const char *archive,
-	size_t *ret_count, struct cd_error *err)
-{
-	(void)run, (void)archive, (void)ret_count;
-	return ssh_refuse(step, err);
-}
-
 const struct backup_place backup_place_ssh = {
 	.name = "ssh",
 	.dump = ssh_dump,
 	.restore_dump = ssh_restore_dump,
-	.add_path = ssh_add_path,
-	.restore_files = ssh_restore_files,
+	.add_path = backup_ssh_add_path,
+	.restore_files = backup_ssh_restore_files,
 };
