@@ -133,6 +133,19 @@ static char *entry_path(const char *parent, const char *base, const char *name)
 static int add_tree(struct cd_docker *d, const char *container, const char *path,
 	int64_t timeout_ms, struct cd_backup_writer *w, struct cd_error *err);
 
+/* A "." or ".." component, which the engine would read as "the contents of". */
+static int has_dot_component(const char *path)
+{
+	for (const char *c = path; *c;) {
+		size_t l = strcspn(c, "/");
+		if ((l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return 1;
+		c += l;
+		c += *c == '/';
+	}
+	return 0;
+}
+
 /* Adds the current entry of a (named path, in the container). */
 static int add_one(struct cd_docker *d, const char *container, struct archive *a,
 	struct archive_entry *ae, const char *path, int64_t timeout_ms,
@@ -167,10 +180,10 @@ static int add_tree(struct cd_docker *d, const char *container, const char *path
 	while (cl > 1 && clean[cl - 1] == '/')
 		clean[--cl] = 0;
 	char *slash = strrchr(clean, '/');
-	if (clean[0] != '/' || cl < 2 || !slash) {
+	if (clean[0] != '/' || cl < 2 || !slash || has_dot_component(clean)) {
 		int r = cd_error_set(err, CD_EUSAGE,
-			"cannot back up '%s' in container '%s': the path must be absolute and not /",
-			path, container);
+			"cannot back up '%s' in container '%s': the path must be absolute, not /, and "
+			"without . or .. in it", path, container);
 		free(clean);
 		return r;
 	}
@@ -387,6 +400,16 @@ static int cfs_is_dir(void *ctx, const char *path, struct cd_error *err)
 		return r;
 	}
 	r = S_ISDIR(st.mode) ? 1 : 0;
+	/* A symlink to a directory is one, as mkdir -p sees it; "/." makes the engine follow it. */
+	if (S_ISLNK(st.mode)) {
+		char *through = cd_xasprintf("%s/.", path);
+		struct cd_docker_path_stat to;
+		if (cd_docker_path_stat(c->d, c->container, through, &to, NULL) == 0) {
+			r = S_ISDIR(to.mode) ? 1 : 0;
+			cd_docker_path_stat_release(&to);
+		}
+		free(through);
+	}
 	cd_docker_path_stat_release(&st);
 	return r;
 }
@@ -548,17 +571,22 @@ static int cfs_stage_symlink(void *ctx, const char *tmp, const struct cd_backup_
 
 /*
  * The renames, by exec: sh's "$@" takes the paths (never pasted into the
- * script). A destination that is a directory is refused rather than moved
- * into. The script says how many it did.
+ * script). mv moves into a directory rather than over it: a destination
+ * that is a directory is refused, and one that is a symlink (perhaps to a
+ * directory) is replaced with -T, which an mv without it refuses. The
+ * script says how many it did.
  */
 static const char COMMIT_SCRIPT[] =
 	"command -v mv >/dev/null 2>&1 || { echo 'no mv' >&2; exit 127; }\n"
 	"n=0\n"
 	"while [ \"$#\" -gt 1 ]; do\n"
-	"  if [ -d \"$2\" ] && [ ! -L \"$2\" ]; then\n"
+	"  if [ -L \"$2\" ]; then\n"
+	"    mv -fT \"$1\" \"$2\" || { echo \"done $n\"; exit 1; }\n"
+	"  elif [ -d \"$2\" ]; then\n"
 	"    echo \"done $n\"; echo \"$2 is a directory\" >&2; exit 1\n"
+	"  else\n"
+	"    mv -f \"$1\" \"$2\" || { echo \"done $n\"; exit 1; }\n"
 	"  fi\n"
-	"  mv -f \"$1\" \"$2\" || { echo \"done $n\"; exit 1; }\n"
 	"  n=$((n+1)); shift 2\n"
 	"done\n"
 	"echo \"done $n\"\n";

@@ -2,15 +2,17 @@
 # Files inside a service's container, through the binary and the real Docker
 # engine (tests/docker/engine-up.sh; a busybox image made here). A running
 # container holds a directory tree (nested files of several modes and
-# owners, a 1 MiB file, a symlink) and a config file of mode 0640 owned by
-# 1234:1234; `corpdeploy backup` archives them through the engine's archive
-# endpoint; files are then changed, deleted and added, and `corpdeploy
-# restore --run` puts every backed-up one back byte for byte with its mode
-# and owner (checked by exec in the container), leaving no staged file
-# behind. An archive with a flipped byte is refused by restore and by
-# --verify-only, and nothing in the container changes. A container without
-# /bin/sh is refused before anything is staged. Containers and images made
-# here are removed at the end.
+# owners, a 1 MiB and a 64 MiB file, a symlink, a hard link, a symlink to a
+# directory with a file backed up through it) and a config file of mode 0640
+# owned by 1234:1234; `corpdeploy backup` archives them through the engine's
+# archive endpoint; files are then changed, deleted and added, and
+# `corpdeploy restore --run` puts every backed-up one back byte for byte
+# with its mode and owner (checked by exec in the container), leaving no
+# staged file behind; corpdeploy's peak RSS stays below the 64 MiB file's
+# size both ways. An archive with a flipped byte is refused by restore and
+# by --verify-only, and nothing in the container changes. A container
+# without /bin/sh is refused before anything is staged. Containers and
+# images made here are removed at the end.
 # shellcheck disable=SC2016
 set -u
 
@@ -92,19 +94,26 @@ in_ctr '
 	echo "deep v1" > /srv/app/data/nested/deep.txt
 	echo "deeper v1" > /srv/app/data/nested/deeper/deepest.txt
 	head -c 1048576 /dev/urandom > /srv/app/data/blob.bin
+	head -c 67108864 /dev/urandom > /srv/app/data/big.bin
 	printf "#!/bin/sh\necho run\n" > /srv/app/run.sh
 	ln -s data/nested/deep.txt /srv/app/current
+	ln /srv/app/index.html /srv/app/index-again.html
+	mkdir -p /srv/real-conf.d; echo "included" > /srv/real-conf.d/inc.conf
+	ln -s /srv/real-conf.d /srv/app/conf.d
 	chmod 0755 /srv/app/run.sh; chmod 0600 /srv/app/data/blob.bin; chmod 0750 /srv/app/data
 	chmod 0700 /srv/app/data/nested/deeper
 	chown -R 1234:1234 /srv/app/data; chown -h 1234:1234 /srv/app/current
 	mkdir -p /etc
 	echo "listen 80" > /etc/app.conf
 	chmod 0640 /etc/app.conf; chown 1234:1234 /etc/app.conf'
-before=$(listing '/srv/app /etc/app.conf')
+before=$(listing '/srv/app /etc/app.conf /srv/real-conf.d')
 
-p=$(plan ctrfiles "$tag:1" '[/srv/app, /etc/app.conf]')
-run_cd backup "$p"; rc=$?
+p=$(plan ctrfiles "$tag:1" '[/srv/app, /etc/app.conf, /srv/app/conf.d/inc.conf]')
+/usr/bin/time -f "%M" -o "$work/rss" "$bin" backup "$p" >"$work/out" 2>&1; rc=$?
 check "backup of files inside the container (exit 0)" '[ $rc = 0 ] && grep -q "^run " "$work/out"'
+rss=$(($(tail -1 "$work/rss") / 1024))
+echo "# backup of a 64 MiB file out of the container: corpdeploy peak RSS $rss MiB"
+check "memory stays bounded: the 64 MiB file is never held whole (backup)" '[ "$rss" -lt 48 ]'
 run=$(sed -n 's/^run //p' "$work/out")
 arch="$work/state/ctrfiles/runs/$run/backup-app-files.tar.zst"
 manifest() { zstd -dc "$arch" | tar -xO MANIFEST.json; }
@@ -131,11 +140,16 @@ in_ctr '
 	rm /srv/app/data/nested/deep.txt /srv/app/current
 	ln -s index.html /srv/app/current
 	echo added > /srv/app/added.txt
+	echo "changed through the link" > /srv/app/conf.d/inc.conf
 	head -c 1000 /dev/urandom > /srv/app/data/blob.bin
+	echo small > /srv/app/data/big.bin
 	chmod 0666 /etc/app.conf; chown 0:0 /etc/app.conf; chmod 0777 /srv/app/data'
-run_cd restore "$p" --run "$run"; rc=$?
+/usr/bin/time -f "%M" -o "$work/rss" "$bin" restore "$p" --run "$run" >"$work/out" 2>&1; rc=$?
+rss=$(($(tail -1 "$work/rss") / 1024))
+echo "# restore of a 64 MiB file into the container: corpdeploy peak RSS $rss MiB"
+check "memory stays bounded: the 64 MiB file is never held whole (restore)" '[ "$rss" -lt 48 ]'
 check "restore --run puts the files back (exit 0)" '[ $rc = 0 ] && grep -q "app-files: .* files put back" "$work/out"'
-after=$(listing '/srv/app /etc/app.conf' | grep -v '^/srv/app/added.txt ')
+after=$(listing '/srv/app /etc/app.conf /srv/real-conf.d' | grep -v '^/srv/app/added.txt ')
 check "every backed-up entry back byte for byte, with its mode, owner and type" \
 	'[ -n "$before" ] && [ "$after" = "$before" ]'
 check "the config file is back as 0640 1234:1234" \
