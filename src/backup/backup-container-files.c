@@ -611,7 +611,7 @@ static int commit_batch(struct container_fs *c, char *const *tmp, char *const *f
 	if (*ret_done > n)
 		*ret_done = n;
 	const char *why = res.err.len ? res.err.buf : res.out.len ? res.out.buf : "";
-	size_t wl = strcspn(why, "\n");
+	size_t wl = strcspn(why, "\r\n");
 	if (res.exit_code == 126 || res.exit_code == 127) {
 		/* No sh: the engine's words are in the output; no mv: the script's. */
 		int no_sh = !done;
@@ -670,7 +670,7 @@ static int cfs_preflight(struct container_fs *c, struct cd_error *err)
 	if (r < 0)
 		return r;
 	const char *out = res.out.buf ? res.out.buf : "";
-	size_t ol = strcspn(out, "\n");
+	size_t ol = strcspn(out, "\r\n");
 	if (res.exit_code == 3)
 		r = cd_error_set(err, CD_EFAIL,
 			"cannot put files back in container '%s': it has no %.*s (a restore there renames "

@@ -53,8 +53,9 @@ ln -s busybox "$work/rootfs/bin/sh"
 tar -C "$work/rootfs" -c bin | docker import - "$tag:1" >/dev/null
 tar -C "$work/rootfs-nosh" -c bin | docker import - "$tag-nosh:1" >/dev/null
 
-plan() { # NAME IMAGE PATHS
-	cat >"$work/$1.yaml" <<EOF
+plan() { # NAME IMAGE PATHS [FILE]: the plan's file, $work/FILE.yaml (FILE: NAME)
+	local file="$work/${4:-$1}.yaml"
+	cat >"$file" <<EOF
 corpdeploy: 1
 name: $1
 release: r1
@@ -70,7 +71,7 @@ phases:
         service: app
         paths: $3
 EOF
-	echo "$work/$1.yaml"
+	echo "$file"
 }
 
 in_ctr() { docker exec "${ctr:?}" /bin/busybox sh -c "$1"; }
@@ -167,6 +168,14 @@ check "verify-only refuses the corrupted archive (exit 4)" '[ $rc = 4 ]'
 run_cd restore "$p" --run "$run"; rc=$?
 check "restore refuses the corrupted archive (exit 4)" '[ $rc = 4 ] && grep -q "nothing was restored" "$work/out"'
 check "and nothing in the container changed" '[ "$(listing "/srv /etc")" = "$snapshot" ]'
+
+# A path missing in the container: the engine's words, and no archive.
+p=$(plan ctrfiles "$tag:1" '[/srv/app, /srv/missing]' ctrfiles-missing)
+runs_before=$(ls "$work/state/ctrfiles/runs"/*/*.tar.zst | wc -l)
+run_cd backup "$p"; rc=$?
+check "a missing path fails the backup, naming it and the container" \
+	'[ $rc != 0 ] && grep -q "cannot copy ./srv/missing. out of container .ctrfiles-app.: " "$work/out"'
+check "and leaves no archive" '[ "$(ls "$work/state/ctrfiles/runs"/*/*.tar.zst | wc -l)" = "$runs_before" ]'
 
 # A container without /bin/sh: refused before anything is staged, saying what is missing.
 ctr=ctrfiles-nosh-app

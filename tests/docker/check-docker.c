@@ -1554,6 +1554,10 @@ START_TEST(test_docker_archive_roundtrip)
 	ck_assert_uint_eq(st.mode, S_IFREG | 0600);
 	ck_assert_int_eq(st.size, ARCHIVE_BIG);
 	cd_docker_path_stat_release(&st);
+	/* Go's sticky bit is not st_mode's: /tmp of the base image is 01777. */
+	ck_assert_msg(cd_docker_path_stat(dk, id, "/tmp", &st, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.mode, S_IFDIR | 01777);
+	cd_docker_path_stat_release(&st);
 	ck_assert_int_eq(cd_docker_path_stat(dk, id, "/tmp/rt/nothing", &st, &err), CD_ENOTFOUND);
 	ck_assert_msg(strstr(err.msg, "cannot stat '/tmp/rt/nothing' in container '"), "%s",
 	        err.msg);
