@@ -28,6 +28,29 @@ static int service_container(struct cd_run *run, const struct cd_step *step, str
 	return r;
 }
 
+int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err)
+{
+	struct cd_docker *d = NULL;
+	char *container = NULL;
+	int r = service_container(run, step, &d, &container, err);
+	if (r < 0)
+		return r;
+	struct cd_docker_container c;
+	struct cd_error ierr = CD_ERROR_INIT;
+	r = cd_docker_container_inspect(d, container, &c, &ierr);
+	if (r == 0) {
+		cd_docker_container_release(&c);
+		r = 1;
+	} else if (ierr.code == CD_ENOTFOUND) {
+		r = 0;
+	} else {
+		r = cd_error_set(err, ierr.code, "%s", ierr.msg);
+	}
+	cd_error_release(&ierr);
+	free(container);
+	return r;
+}
+
 static int container_dump(struct cd_run *run, const struct cd_step *step, const char *const *argv,
 	const char *const *env, int64_t timeout_ms, struct cd_backup_writer *w, struct cd_buf *eout,
 	int *ret_status, struct cd_error *err)

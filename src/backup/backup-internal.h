@@ -58,6 +58,8 @@ struct backup_place {
 extern const struct backup_place backup_place_here;
 extern const struct backup_place backup_place_container;
 extern const struct backup_place backup_place_ssh;
+/* 1 when the container of the step's service exists, 0 when it does not (yet). */
+int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err);
 /* The place of a backup step: its service's container, its SSH target, or here. */
 const struct backup_place *backup_place_of(const struct cd_run *run, const struct cd_step *step);
 
