@@ -11,9 +11,10 @@
 # leaving no staged file behind; corpdeploy's peak RSS stays below the
 # 64 MiB file's size both ways. An archive with a flipped byte is refused by
 # restore and by --verify-only, and nothing in the container changes. A
-# missing path fails the backup. A container without /bin/sh is refused
-# before anything is staged. Containers and images made here are removed at
-# the end.
+# missing path fails the backup; a service with no container yet is
+# nothing to back up. A container without /bin/sh is refused before
+# anything is staged. Containers and images made here are removed at the
+# end.
 # Checks are strings evaluated later: the variables they read look unused.
 # shellcheck disable=SC2016,SC2034
 set -u
@@ -179,6 +180,13 @@ run_cd backup "$p"; rc=$?
 check "a missing path fails the backup, naming it and the container" \
 	'[ $rc != 0 ] && grep -q "cannot copy ./srv/missing. out of container .ctrfiles-app.: " "$work/out"'
 check "and leaves no archive" '[ "$(find "$work/state/ctrfiles/runs" -name "*.tar.zst*" | wc -l)" = "$runs_before" ]'
+
+# A service with no container yet (a first deployment): nothing to back up, and no failure.
+p=$(plan ctrfiles-none "$tag:1" '[/srv/app]')
+run_cd backup "$p"; rc=$?
+check "a service without a container yet: nothing backed up, no failure" \
+	'[ $rc = 0 ] && grep -q "nothing to back up: service .app. has no container yet" "$work/out" &&
+	 [ -z "$(find "$work/state/ctrfiles-none" -name "*.tar.zst*" 2>/dev/null)" ]'
 
 # A container without /bin/sh: refused before anything is staged, saying what is missing.
 ctr=ctrfiles-nosh-app
