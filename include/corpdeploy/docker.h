@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "corpdeploy/core.h"
 
@@ -278,6 +279,52 @@ typedef int (*cd_docker_sink)(void *opaque, const void *data, size_t len, struct
 int cd_docker_exec_stream(struct cd_docker *d, const char *id, const char *const *cmd,
 	const char *const *env, int64_t timeout_ms, cd_docker_sink sink, void *opaque, size_t max,
 	struct cd_buf *errtail, int *ret_exit, struct cd_error *err);
+
+/* ---- files in a container: the archive endpoint ---- */
+
+/* What the engine says of a path in a container (X-Docker-Container-Path-Stat). */
+struct cd_docker_path_stat {
+	char *name;	   /* its base name */
+	int64_t size;
+	unsigned mode;	   /* st_mode bits (S_IFDIR | 0755...), from the engine's Go FileMode */
+	char *mtime;	   /* RFC 3339, as the engine wrote it */
+	char *link_target; /* what a symlink points to; "" otherwise */
+};
+/*
+ * Stats path (absolute) in a container, running or not. A symlink as the
+ * last component is not followed. CD_ENOTFOUND when the path (or the
+ * container) does not exist.
+ */
+int cd_docker_path_stat(struct cd_docker *d, const char *id, const char *path,
+	struct cd_docker_path_stat *ret, struct cd_error *err);
+void cd_docker_path_stat_release(struct cd_docker_path_stat *st);
+
+/*
+ * The tar of path (absolute) in a container, handed to sink piece by piece
+ * as it comes (never held whole). Its entries are named from path's base
+ * name ("/srv/app" gives "app", "app/x", ...), with the owner, mode and
+ * time of each file; a symlink as the last component is archived as the
+ * link. ret_stat (may be NULL) gets the path's stat. CD_ENOTFOUND when the
+ * path or the container does not exist.
+ */
+int cd_docker_archive_get(struct cd_docker *d, const char *id, const char *path,
+	int64_t timeout_ms, cd_docker_sink sink, void *opaque, struct cd_docker_path_stat *ret_stat,
+	struct cd_error *err);
+/* Fills buf with up to len bytes; 0 at the end, < 0 with err set to stop. */
+typedef ssize_t (*cd_docker_source)(void *opaque, void *buf, size_t len, struct cd_error *err);
+/*
+ * Extracts a tar (uncompressed, or gzip, bzip2, xz), read from source as it
+ * is sent, into dir (absolute, an existing directory) in a container. The
+ * owner of each entry is the uid/gid of its header (copyUIDGID is not
+ * asked for, which would make everything the container user's); modes and
+ * times are those of the headers. An existing file or symlink is replaced;
+ * an existing directory keeps its contents and takes the entry's mode,
+ * owner and time; a directory is never replaced by a file nor the reverse
+ * (the engine's error, "cannot overwrite directory ..."). CD_ENOTFOUND when
+ * dir or the container does not exist.
+ */
+int cd_docker_archive_put(struct cd_docker *d, const char *id, const char *dir,
+	int64_t timeout_ms, cd_docker_source source, void *opaque, struct cd_error *err);
 
 /* ---- networks and volumes ---- */
 

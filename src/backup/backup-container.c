@@ -1,6 +1,7 @@
 /*
  * Backups inside a service's container, through its engine: a dump runs
- * by exec with its output streamed out of the engine's framed stream.
+ * by exec with its output streamed out of the engine's framed stream; files
+ * go through the engine's archive endpoint (backup-container-files.c).
  */
 #include <stdlib.h>
 
@@ -8,7 +9,7 @@
 #include "corpdeploy/engine.h"
 #include "corpdeploy/plan.h"
 #include "corpdeploy/steps.h"
-#include "backup-internal.h"
+#include "backup-container-files.h"
 
 static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
 {
@@ -78,27 +79,10 @@ static int container_restore_dump(struct cd_run *run, const struct cd_step *step
 		step->name, b->service);
 }
 
-static int container_add_path(struct cd_run *run, const struct cd_step *step, const char *path,
-	struct cd_backup_writer *w, struct cd_error *err)
-{
-	(void)run, (void)path, (void)w;
-	const struct cd_step_backup *b = step->args;
-	return cd_error_set(err, CD_EFAIL,
-		"step '%s': backups of files inside the container of service '%s' are not supported "
-		"yet", step->name, b->service);
-}
-
-static int container_restore_files(struct cd_run *run, const struct cd_step *step,
-	const char *archive, size_t *ret_count, struct cd_error *err)
-{
-	(void)archive, (void)ret_count;
-	return container_add_path(run, step, NULL, NULL, err);
-}
-
 const struct backup_place backup_place_container = {
 	.name = "container",
 	.dump = container_dump,
 	.restore_dump = container_restore_dump,
-	.add_path = container_add_path,
-	.restore_files = container_restore_files,
+	.add_path = backup_container_add_path,
+	.restore_files = backup_container_restore_files,
 };

@@ -106,17 +106,18 @@ int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	const struct backup_place *place = backup_place_of(run, ctx->step);
 	int r = 0;
 	/*
-	 * A first deployment backs up before the database's container was ever
+	 * A first deployment backs up before the service's container was ever
 	 * made: there is nothing to keep then, and no reason to stop.
 	 */
-	if (b->type == CD_BACKUP_DATABASE && place == &backup_place_container &&
+	if (place == &backup_place_container &&
 		(r = backup_container_exists(run, ctx->step, err)) <= 0) {
 		if (r < 0)
 			return r;
 		cd_buf_addf(&ctx->message, "nothing to back up: service '%s' has no container yet",
 			b->service);
 		cd_run_note(run, "step '%s': service '%s' has no container yet (a first deployment): "
-			"no dump taken", ctx->step->name, b->service);
+			"%s", ctx->step->name, b->service,
+			b->type == CD_BACKUP_DATABASE ? "no dump taken" : "no files taken");
 		return 0;
 	}
 	if (b->upload == 1 && !run->plan->backup_storage)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -257,6 +258,8 @@ void docker_req_release(struct docker_req *r)
 	r->what = NULL;
 	free(r->send);
 	r->send = NULL;
+	free(r->header);
+	r->header = NULL;
 	cd_error_release(&r->cb_err);
 }
 
@@ -363,6 +366,28 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* Keeps r->want_header; a status line (an interim 1xx reply, then the final one) starts afresh. */
+static size_t on_header(char *data, size_t size, size_t n, void *ctx)
+{
+	struct call *c = ctx;
+	struct docker_req *r = c->r;
+	size_t len = size * n, name = strlen(r->want_header);
+
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		free(r->header);
+		r->header = NULL;
+	} else if (len > name && data[name] == ':' && strncasecmp(data, r->want_header, name) == 0) {
+		const char *v = data + name + 1, *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		free(r->header);
+		r->header = cd_xstrndup(v, (size_t)(end - v));
+	}
+	return len;
+}
+
 static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 {
 	struct call *c = ctx;
@@ -419,6 +444,10 @@ static void call_setup(struct call *c, int64_t timeout, char *errbuf, struct cur
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (r->want_header) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	}
 
 	if (r->read) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -492,6 +521,8 @@ int docker_call(struct cd_docker *d, struct docker_req *r, struct cd_error *err)
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
 		atomic_fetch_add(&d->mutating, 1);
 	r->status = 0;
+	free(r->header);
+	r->header = NULL;
 	cd_buf_reset(&r->body);
 	cd_error_release(&r->cb_err);
 

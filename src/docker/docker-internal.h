@@ -54,8 +54,10 @@ struct docker_req {
 	void *stream_ctx;
 	const char *registry_auth; /* X-Registry-Auth value, never logged */
 	int64_t timeout_ms;        /* 0: the client's */
+	const char *want_header;   /* a reply header to keep ("X-Docker-Container-Path-Stat") */
 
 	long status;            /* the HTTP status, 0 before an answer */
+	char *header;           /* the value of want_header in the final reply, or NULL */
 	struct cd_buf body;     /* the reply, unless streamed; capped at DOCKER_BODY_MAX */
 	struct cd_error cb_err; /* set by read and stream callbacks, and by the transport */
 };

@@ -12,6 +12,7 @@
 # log or state file; a dump inside a service's container (a busybox image
 # made here, 64 MiB on stdout with stderr between) streamed into its archive
 # byte for byte, with the peak RSS printed; restoring into it refused.
+# Files inside a container: container-files.sh.
 # shellcheck disable=SC2016
 set -u
 
@@ -306,11 +307,6 @@ EOF
 	check "a failing dump in the container fails the step with its stderr" \
 		'[ $rc != 0 ] && grep -q "exited with 3: dump failed: no such database" "$work/out"'
 	check "and leaves no archive" '! ls "$work"/state/ctr-fail/runs/*/*.tar.zst >/dev/null 2>&1'
-	sed -e '/backup: database/,$d' "$p" >"$work/ctr-files.yaml"
-	printf '        backup: files\n        service: db\n        paths: [/etc]\n' >>"$work/ctr-files.yaml"
-	run_cd backup "$work/ctr-files.yaml"; rc=$?
-	check "files inside a container are refused, not taken from this machine" \
-		'[ $rc != 0 ] && grep -q "backups of files inside the container of service .db. are not supported yet" "$work/out"'
 else
 	not_ok "a Docker engine for the container dump (tests/docker/engine-up.sh)"
 fi

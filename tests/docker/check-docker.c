@@ -1386,6 +1386,315 @@ START_TEST(test_docker_volume)
 }
 END_TEST
 
+/* ---- files in a container: the archive endpoint ---- */
+
+#define ARCHIVE_BIG (5u << 20)
+
+/* A deterministic byte stream (xorshift), so that both ends can hash it. */
+static void fill_bytes(uint32_t *x, unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		*x ^= *x << 13;
+		*x ^= *x >> 17;
+		*x ^= *x << 5;
+		buf[i] = (unsigned char)(*x & 0xff);
+	}
+}
+
+static void tar_entry(struct archive *a, const char *name, unsigned type, unsigned perm,
+        const char *symlink, const void *data, size_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_uid(e, 1234);
+	archive_entry_set_gid(e, 1234);
+	archive_entry_set_mtime(e, 1700000000, 0);
+	if (symlink)
+		archive_entry_set_symlink(e, symlink);
+	if (type == AE_IFREG)
+		archive_entry_set_size(e, (la_int64_t)size);
+	ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+	if (size)
+		ck_assert_int_eq(archive_write_data(a, data, size), (la_ssize_t)size);
+	archive_entry_free(e);
+}
+
+/* rt/ (0755), rt/big.bin (5 MiB, 0600), rt/run.sh (0755), rt/sub/ (0700), rt/link -> big.bin. */
+static char *make_roundtrip_tar(char big_hex[65])
+{
+	char *path = cd_xasprintf("%s/roundtrip.tar", tmp);
+	struct archive *a = archive_write_new();
+	unsigned char *big = cd_xmalloc(ARCHIVE_BIG);
+	uint32_t x = 88172645u;
+	struct cd_sha256 sha;
+
+	fill_bytes(&x, big, ARCHIVE_BIG);
+	cd_sha256_init(&sha);
+	cd_sha256_update(&sha, big, ARCHIVE_BIG);
+	cd_sha256_final_hex(&sha, big_hex);
+	ck_assert_int_eq(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	ck_assert_int_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+	tar_entry(a, "rt", AE_IFDIR, 0755, NULL, NULL, 0);
+	tar_entry(a, "rt/big.bin", AE_IFREG, 0600, NULL, big, ARCHIVE_BIG);
+	tar_entry(a, "rt/run.sh", AE_IFREG, 0755, NULL, "#!/bin/sh\necho hi\n", 18);
+	tar_entry(a, "rt/sub", AE_IFDIR, 0700, NULL, NULL, 0);
+	tar_entry(a, "rt/link", AE_IFLNK, 0777, "big.bin", NULL, 0);
+	ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	free(big);
+	return path;
+}
+
+/* A source over an open file, in pieces of at most max bytes; fails after fail_after if set. */
+struct file_source {
+	int fd;
+	size_t max;
+	uint64_t sent, fail_after;
+};
+
+static ssize_t file_source_read(void *opaque, void *buf, size_t len, struct cd_error *err)
+{
+	struct file_source *s = opaque;
+	ssize_t n;
+
+	if (s->fail_after && s->sent >= s->fail_after)
+		return cd_error_set(err, CD_EIO, "the test's source broke");
+	if (s->max && len > s->max)
+		len = s->max;
+	n = read(s->fd, buf, len);
+	if (n < 0)
+		return cd_error_set_errno(err, errno, "cannot read the test's tar");
+	s->sent += (uint64_t)n;
+	return n;
+}
+
+static int put_file(const char *id, const char *dir, const char *tar, uint64_t fail_after,
+        struct cd_error *err)
+{
+	struct file_source s = {.fd = open(tar, O_RDONLY), .max = 7000, .fail_after = fail_after};
+	int rc;
+
+	ck_assert_int_ge(s.fd, 0);
+	rc = cd_docker_archive_put(dk, id, dir, 60000, file_source_read, &s, err);
+	close(s.fd);
+	return rc;
+}
+
+/* The output of sh -c script in the container, which must succeed; malloc'd. */
+static char *exec_out(const char *id, const char *script)
+{
+	const char *const cmd[] = {"/bin/busybox", "sh", "-c", script, NULL};
+	struct cd_docker_exec_result res;
+	struct cd_error err = CD_ERROR_INIT;
+	char *out;
+
+	ck_assert_msg(cd_docker_exec(dk, id, cmd, NULL, 30000, 0, &res, &err) == 0, "%s", err.msg);
+	ck_assert_msg(res.exit_code == 0, "%s: exit %d: %s", script, res.exit_code, res.err.buf);
+	out = cd_xstrdup(res.out.buf ? res.out.buf : "");
+	cd_docker_exec_result_release(&res);
+	return out;
+}
+
+/* A sink that writes the tar to a file, noting the largest piece. */
+struct file_sink {
+	FILE *f;
+	size_t largest;
+};
+
+static int file_sink_write(void *opaque, const void *data, size_t len, struct cd_error *err)
+{
+	struct file_sink *s = opaque;
+	if (fwrite(data, 1, len, s->f) != len)
+		return cd_error_set_errno(err, errno, "cannot write the test's copy");
+	if (len > s->largest)
+		s->largest = len;
+	return 0;
+}
+
+START_TEST(test_docker_archive_roundtrip)
+{
+	struct cd_error err = CD_ERROR_INIT;
+	struct cd_docker_path_stat st;
+	char big_hex[65], *tar = make_roundtrip_tar(big_hex), *out;
+	char *name = name_of("archive"), *id = start_sleeper(name, "none");
+	char *copy = cd_xasprintf("%s/copy.tar", tmp);
+
+	/* In: owners and modes as in the tar's headers, the symlink as a link. */
+	ck_assert_msg(put_file(id, "/tmp", tar, 0, &err) == 0, "%s", err.msg);
+	out = exec_out(id, "cd /tmp/rt && /bin/busybox stat -c '%n %a %u:%g %F' . big.bin run.sh "
+	                   "sub link && /bin/busybox readlink link && "
+	                   "/bin/busybox sha256sum big.bin");
+	{
+		char *want = cd_xasprintf(". 755 1234:1234 directory\n"
+		                          "big.bin 600 1234:1234 regular file\n"
+		                          "run.sh 755 1234:1234 regular file\n"
+		                          "sub 700 1234:1234 directory\n"
+		                          "link 777 1234:1234 symbolic link\n"
+		                          "big.bin\n"
+		                          "%s  big.bin\n",
+		        big_hex);
+		ck_assert_str_eq(out, want);
+		free(want);
+	}
+	free(out);
+
+	/* Stat: a directory, a symlink not followed, a missing path. */
+	ck_assert_msg(cd_docker_path_stat(dk, id, "/tmp/rt", &st, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(st.name, "rt");
+	ck_assert_uint_eq(st.mode, S_IFDIR | 0755);
+	cd_docker_path_stat_release(&st);
+	ck_assert_msg(cd_docker_path_stat(dk, id, "/tmp/rt/link", &st, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.mode & S_IFMT, S_IFLNK);
+	ck_assert_str_eq(st.link_target, "/tmp/rt/big.bin");
+	cd_docker_path_stat_release(&st);
+	ck_assert_msg(cd_docker_path_stat(dk, id, "/tmp/rt/big.bin", &st, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.mode, S_IFREG | 0600);
+	ck_assert_int_eq(st.size, ARCHIVE_BIG);
+	cd_docker_path_stat_release(&st);
+	/* Go's sticky bit is not st_mode's: /tmp of the base image is 01777. */
+	ck_assert_msg(cd_docker_path_stat(dk, id, "/tmp", &st, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(st.mode, S_IFDIR | 01777);
+	cd_docker_path_stat_release(&st);
+	ck_assert_int_eq(cd_docker_path_stat(dk, id, "/tmp/rt/nothing", &st, &err), CD_ENOTFOUND);
+	ck_assert_msg(strstr(err.msg, "cannot stat '/tmp/rt/nothing' in container '"), "%s",
+	        err.msg);
+
+	/* Out: streamed in pieces, the same entries back, named from the base name. */
+	{
+		struct file_sink s = {.f = fopen(copy, "w")};
+		struct archive *a = archive_read_new();
+		struct archive_entry *e;
+		struct cd_buf seen = CD_BUF_INIT;
+		char buf[65536], hex[65];
+
+		ck_assert_ptr_nonnull(s.f);
+		ck_assert_msg(cd_docker_archive_get(dk, id, "/tmp/rt", 60000, file_sink_write, &s,
+		                      &st, &err) == 0,
+		        "%s", err.msg);
+		fclose(s.f);
+		ck_assert_uint_eq(st.mode, S_IFDIR | 0755);
+		cd_docker_path_stat_release(&st);
+		ck_assert_uint_lt(s.largest, 1u << 20);
+		archive_read_support_format_tar(a);
+		ck_assert_int_eq(archive_read_open_filename(a, copy, 65536), ARCHIVE_OK);
+		while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+			cd_buf_addf(&seen, "%s %o %lld:%lld %lld", archive_entry_pathname(e),
+			        (unsigned)archive_entry_mode(e), (long long)archive_entry_uid(e),
+			        (long long)archive_entry_gid(e), (long long)archive_entry_mtime(e));
+			if (archive_entry_filetype(e) == AE_IFLNK)
+				cd_buf_addf(&seen, " -> %s", archive_entry_symlink(e));
+			if (strcmp(archive_entry_pathname(e), "rt/big.bin") == 0) {
+				struct cd_sha256 sha;
+				la_ssize_t n;
+				cd_sha256_init(&sha);
+				while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+					cd_sha256_update(&sha, buf, (size_t)n);
+				ck_assert_int_eq(n, 0);
+				cd_sha256_final_hex(&sha, hex);
+				ck_assert_str_eq(hex, big_hex);
+			}
+			cd_buf_addch(&seen, '\n');
+		}
+		archive_read_free(a);
+		ck_assert_msg(strstr(seen.buf, "rt/ 40755 1234:1234 1700000000\n") ||
+		                      strstr(seen.buf, "rt 40755 1234:1234 1700000000\n"),
+		        "%s", seen.buf);
+		ck_assert_msg(strstr(seen.buf, "rt/big.bin 100600 1234:1234 1700000000\n"), "%s",
+		        seen.buf);
+		ck_assert_msg(strstr(seen.buf, "rt/run.sh 100755 1234:1234 1700000000\n"), "%s",
+		        seen.buf);
+		ck_assert_msg(strstr(seen.buf, "rt/link 120777 1234:1234 1700000000 -> big.bin\n"),
+		        "%s", seen.buf);
+		cd_buf_release(&seen);
+	}
+
+	/* The copy goes back in elsewhere byte for byte: the round trip. */
+	out = exec_out(id, "/bin/busybox mkdir /tmp/again");
+	free(out);
+	ck_assert_msg(put_file(id, "/tmp/again", copy, 0, &err) == 0, "%s", err.msg);
+	out = exec_out(id, "cd /tmp/again/rt && /bin/busybox stat -c '%n %a %u:%g' big.bin sub && "
+	                   "/bin/busybox readlink link && /bin/busybox sha256sum big.bin");
+	{
+		char *want = cd_xasprintf(
+		        "big.bin 600 1234:1234\nsub 700 1234:1234\nbig.bin\n%s  big.bin\n", big_hex);
+		ck_assert_str_eq(out, want);
+		free(want);
+	}
+	free(out);
+
+	/* Errors: a missing target directory, a source that breaks, missing path out. */
+	ck_assert_int_eq(put_file(id, "/tmp/no-such-dir", tar, 0, &err), CD_ENOTFOUND);
+	ck_assert_msg(strstr(err.msg, "cannot copy files into '/tmp/no-such-dir' in container '"),
+	        "%s", err.msg);
+	ck_assert_int_lt(put_file(id, "/tmp/again", tar, 100000, &err), 0);
+	ck_assert_msg(strstr(err.msg, "the test's source broke"), "%s", err.msg);
+	{
+		struct file_sink s = {.f = fopen(copy, "w")};
+		ck_assert_int_eq(cd_docker_archive_get(dk, id, "/tmp/nothing", 60000,
+		                         file_sink_write, &s, NULL, &err),
+		        CD_ENOTFOUND);
+		fclose(s.f);
+		ck_assert_msg(strstr(err.msg, "cannot copy '/tmp/nothing' out of container '"), "%s",
+		        err.msg);
+	}
+
+	ck_assert_msg(cd_docker_container_remove(dk, id, 1, 1, &err) == 0, "%s", err.msg);
+	cd_error_release(&err);
+	free(copy);
+	free(tar);
+	free(id);
+	free(name);
+}
+END_TEST
+
+/* Over an existing tree: files are replaced, a directory keeps its contents and takes the entry's attributes, a file never replaces a directory. */
+START_TEST(test_docker_archive_overwrite)
+{
+	struct cd_error err = CD_ERROR_INIT;
+	char *name = name_of("archive-over"), *id = start_sleeper(name, "none");
+	char *tar = cd_xasprintf("%s/over.tar", tmp), *out;
+	struct archive *a;
+
+	out = exec_out(id, "cd /tmp && /bin/busybox mkdir -p d/keep f && echo old > d/file && "
+	                   "echo kept > d/keep/k && /bin/busybox chmod 0700 d");
+	free(out);
+	a = archive_write_new();
+	ck_assert_int_eq(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	ck_assert_int_eq(archive_write_open_filename(a, tar), ARCHIVE_OK);
+	tar_entry(a, "d", AE_IFDIR, 0750, NULL, NULL, 0);
+	tar_entry(a, "d/file", AE_IFREG, 0640, NULL, "new\n", 4);
+	ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	ck_assert_msg(put_file(id, "/tmp", tar, 0, &err) == 0, "%s", err.msg);
+	out = exec_out(id, "cd /tmp/d && /bin/busybox stat -c '%n %a %u:%g' . file && cat file "
+	                   "keep/k");
+	ck_assert_str_eq(out, ". 750 1234:1234\nfile 640 1234:1234\nnew\nkept\n");
+	free(out);
+
+	/* A file where a directory is: refused, the directory intact. */
+	a = archive_write_new();
+	ck_assert_int_eq(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	ck_assert_int_eq(archive_write_open_filename(a, tar), ARCHIVE_OK);
+	tar_entry(a, "f", AE_IFREG, 0644, NULL, "x\n", 2);
+	ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	ck_assert_int_lt(put_file(id, "/tmp", tar, 0, &err), 0);
+	ck_assert_msg(strstr(err.msg, "cannot overwrite directory"), "%s", err.msg);
+	out = exec_out(id, "/bin/busybox stat -c '%F' /tmp/f");
+	ck_assert_str_eq(out, "directory\n");
+	free(out);
+
+	ck_assert_msg(cd_docker_container_remove(dk, id, 1, 1, &err) == 0, "%s", err.msg);
+	cd_error_release(&err);
+	free(tar);
+	free(id);
+	free(name);
+}
+END_TEST
+
 /* ---- registries ---- */
 
 static void push(const struct registry *reg, int login)
@@ -1494,6 +1803,8 @@ static Suite *docker_suite(void)
 	tcase_add_test(tc, test_docker_container_list);
 	tcase_add_test(tc, test_docker_network);
 	tcase_add_test(tc, test_docker_volume);
+	tcase_add_test(tc, test_docker_archive_roundtrip);
+	tcase_add_test(tc, test_docker_archive_overwrite);
 	tcase_add_test(tc, test_docker_image_pull);
 	suite_add_tcase(s, tc);
 	return s;
