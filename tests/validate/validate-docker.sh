@@ -11,7 +11,7 @@ bin=$(realpath "$1")
 top=$(realpath "$2")
 work=$(mktemp -d -t corpdeploy-validate-docker.XXXXXX)
 name="vd$$"
-port=$((20000 + ($$ + 7) % 20000))
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')  # free now; docker publishes it next
 started_dockerd=""
 failures=0
 
