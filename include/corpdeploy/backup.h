@@ -30,6 +30,30 @@ struct cd_step_ctx;
 #define CD_BACKUP_PART_MAX (4u << 20)
 #define CD_BACKUP_MANIFEST "MANIFEST.json"
 
+/*
+ * Data passed along in chunks. A sink takes each chunk in order (< 0 with
+ * err set stops); a source fills buf with up to len bytes and returns how
+ * many, 0 at its end, or a negative CD_E* with err set.
+ */
+typedef int (*cd_backup_sink)(void *opaque, const void *data, size_t len, struct cd_error *err);
+typedef long (*cd_backup_source)(void *opaque, void *buf, size_t len, struct cd_error *err);
+
+/*
+ * One entry of a backup as it is at its place (this machine, a container,
+ * an SSH host): what cd_backup_add_entry() records and what a restore puts
+ * back (cd_backup_fs).
+ */
+struct cd_backup_entry {
+	const char *path;	   /* absolute, at its place */
+	char type;		   /* 'f' file, 'd' directory, 'l' symlink */
+	unsigned mode;		   /* the 07777 bits */
+	int64_t uid, gid;	   /* -1: unknown */
+	const char *owner, *group; /* names, or NULL */
+	uint64_t size;		   /* of a file */
+	int64_t mtime;		   /* seconds since the epoch */
+	const char *target;	   /* of a symlink */
+};
+
 /* Writing. */
 struct cd_backup_writer;
 
@@ -39,8 +63,15 @@ struct cd_backup_writer;
  */
 int cd_backup_writer_open(const char *path, const char *release, const char *run_id,
 	struct cd_backup_writer **ret, struct cd_error *err);
-/* Adds a file, symlink or directory (recursively) at its absolute path. */
+/* Adds a file, symlink or directory (recursively) at its absolute path on this machine. */
 int cd_backup_add_path(struct cd_backup_writer *w, const char *path, struct cd_error *err);
+/*
+ * Adds one entry from elsewhere. A file's bytes are pulled from source,
+ * which must give exactly e->size of them (more or fewer is an error);
+ * source is not called for directories and symlinks.
+ */
+int cd_backup_add_entry(struct cd_backup_writer *w, const struct cd_backup_entry *e,
+	cd_backup_source source, void *opaque, struct cd_error *err);
 /* A stream of unknown length: begin, write any number of times, end. */
 int cd_backup_stream_begin(struct cd_backup_writer *w, const char *name, struct cd_error *err);
 int cd_backup_stream_write(struct cd_backup_writer *w, const void *data, size_t len,
@@ -79,8 +110,53 @@ int cd_backup_file_sha256(const char *path, char hex[65], uint64_t *ret_size, st
  */
 int cd_backup_restore_files(const char *path, size_t *ret_count, struct cd_error *err);
 
-/* Where a stream goes when read back: a callback taking each chunk in order. */
-typedef int (*cd_backup_sink)(void *opaque, const void *data, size_t len, struct cd_error *err);
+/*
+ * Where restored files are written: the operations cd_backup_restore_files_to()
+ * needs of a place. Each returns 0 or a negative CD_E* with err set.
+ */
+struct cd_backup_fs {
+	void *ctx;
+	/* 1 when path is a directory there, 0 when it is not or does not exist. */
+	int (*is_dir)(void *ctx, const char *path, struct cd_error *err);
+	/* Creates the directory path with mode, and its missing parents (0755). */
+	int (*mkdirs)(void *ctx, const char *path, unsigned mode, struct cd_error *err);
+	/*
+	 * Creates the file tmp (it must not exist) with e's mode and owner,
+	 * writes e->size bytes pulled from source, and syncs it.
+	 */
+	int (*stage_file)(void *ctx, const char *tmp, const struct cd_backup_entry *e,
+		cd_backup_source source, void *opaque, struct cd_error *err);
+	/* Creates the symlink tmp to e->target with e's owner. */
+	int (*stage_symlink)(void *ctx, const char *tmp, const struct cd_backup_entry *e,
+		struct cd_error *err);
+	/* Renames tmp[i] over final[i], each in one step, in order; *ret_done: how many were. */
+	int (*commit)(void *ctx, char *const *tmp, char *const *final, size_t n, size_t *ret_done,
+		struct cd_error *err);
+	/* Removes what was staged at tmp, quietly (a cleanup). */
+	void (*discard)(void *ctx, const char *tmp);
+	/* Gives the existing directory e->path e's mode and owner. */
+	int (*dir_attrs)(void *ctx, const struct cd_backup_entry *e, struct cd_error *err);
+};
+/*
+ * cd_backup_restore_files() at any place: verifies, creates missing
+ * directories, stages every file and symlink beside its destination
+ * (".NAME.cd-restore-PID"), and only when all are staged commits them; a
+ * failure before that discards what was staged. Directory modes last.
+ */
+int cd_backup_restore_files_to(const char *path, const struct cd_backup_fs *fs,
+	size_t *ret_count, struct cd_error *err);
+
+/*
+ * A stream read back on demand: verifies the archive, then opens its
+ * stream name. cd_backup_stream_read is a cd_backup_source (opaque: the
+ * reader); the sha256 of each part is checked as it ends. Close in any case.
+ */
+struct cd_backup_stream_reader;
+int cd_backup_stream_open(const char *path, const char *name, struct cd_backup_stream_reader **ret,
+	struct cd_error *err);
+long cd_backup_stream_read(void *reader, void *buf, size_t len, struct cd_error *err);
+void cd_backup_stream_close(struct cd_backup_stream_reader *r);
+
 /* Feeds the stream called name to sink, checking its sha256 at the end (verify first anyway). */
 int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sink, void *opaque,
 	struct cd_error *err);
@@ -92,17 +168,9 @@ int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sin
  * is kept in errout (capped at 64 KiB). Returns 0 when it ran, with its
  * exit status in *ret_status; a failing source or sink ends the child.
  */
-typedef long (*cd_backup_source)(void *opaque, void *buf, size_t len, struct cd_error *err);
 int cd_backup_proc_stream(const char *const *argv, const char *const *env,
 	cd_backup_source source, void *source_opaque, cd_backup_sink sink, void *sink_opaque,
 	int64_t timeout_ms, struct cd_buf *errout, int *ret_status, struct cd_error *err);
-
-/*
- * Restores the database dump stored as stream name in the archive by
- * piping it into argv (with env). Verifies the archive first.
- */
-int cd_backup_restore_stream_cmd(const char *path, const char *name, const char *const *argv,
-	const char *const *env, int64_t timeout_ms, struct cd_error *err);
 
 /* Runs and the files of a plan's backups. */
 
@@ -150,6 +218,16 @@ void cd_backup_objects_free(struct cd_backup_object *v, size_t n);
 /* Keeps the newest keep objects named file (one per run) and deletes the rest. */
 int cd_backup_s3_prune(const struct cd_backup_s3 *s3, const char *file, int64_t keep,
 	size_t *ret_removed, struct cd_error *err);
+
+/*
+ * Puts back what archive holds for the backup step: its files where they
+ * came from (this machine, the service's container or the step's SSH
+ * target; *ret_files how many, may be NULL), or its dump through the step's
+ * restore command run in the same place. Verifies first; nothing is touched
+ * when that fails.
+ */
+int cd_backup_put_back(struct cd_run *run, const struct cd_step *step, const char *archive,
+	int64_t timeout_ms, size_t *ret_files, struct cd_error *err);
 
 /* Step kinds: backup and restore (step-backup.c, step-restore.c use these). */
 int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err);

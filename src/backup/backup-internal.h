@@ -27,9 +27,41 @@ char **backup_env_strv(const struct cd_step_backup *b);
 void backup_strv_free(char **v);
 /* argv of a command (sh -c for a shell string), NULL-terminated; free() the array only. */
 const char **backup_cmd_argv(const struct cd_cmd *c);
-/* 0, or CD_EFAIL naming a place (a container to restore into, an SSH host) not reached yet. */
-int backup_check_place(const struct cd_run *run, const struct cd_step *step, const char *service,
-	int restoring, struct cd_error *err);
+
+/*
+ * Where a backup step's data lives, and how each place is reached: this
+ * machine (backup-place.c), the container of the step's service
+ * (backup-container.c: exec and the engine's archive endpoint) or the
+ * step's SSH target (backup-ssh.c: exec channels and SFTP). Each operation
+ * returns 0 or a negative CD_E* with err set.
+ */
+struct backup_place {
+	const char *name; /* "here", "container", "ssh": for messages */
+	/*
+	 * Runs the dump command argv (with env) there, its stdout into w's open
+	 * stream; stderr's tail into eout; *ret_status its exit status.
+	 */
+	int (*dump)(struct cd_run *run, const struct cd_step *step, const char *const *argv,
+		const char *const *env, int64_t timeout_ms, struct cd_backup_writer *w,
+		struct cd_buf *eout, int *ret_status, struct cd_error *err);
+	/* Runs the restore command argv there, its stdin pulled from the stream reader rd. */
+	int (*restore_dump)(struct cd_run *run, const struct cd_step *step, const char *const *argv,
+		const char *const *env, int64_t timeout_ms, struct cd_backup_stream_reader *rd,
+		struct cd_buf *eout, int *ret_status, struct cd_error *err);
+	/* Adds the file, symlink or directory tree at path (absolute there) to w. */
+	int (*add_path)(struct cd_run *run, const struct cd_step *step, const char *path,
+		struct cd_backup_writer *w, struct cd_error *err);
+	/* cd_backup_restore_files_to() with the place's cd_backup_fs. */
+	int (*restore_files)(struct cd_run *run, const struct cd_step *step, const char *archive,
+		size_t *ret_count, struct cd_error *err);
+};
+extern const struct backup_place backup_place_here;
+extern const struct backup_place backup_place_container;
+extern const struct backup_place backup_place_ssh;
+/* 1 when the container of the step's service exists, 0 when it does not (yet). */
+int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err);
+/* The place of a backup step: its service's container, its SSH target, or here. */
+const struct backup_place *backup_place_of(const struct cd_run *run, const struct cd_step *step);
 
 /*
  * Uploads a run's archive at path to the plan's S3 storage, reads its size

@@ -151,23 +151,11 @@ static int restore_dump(struct cd_run *run, const char *backup_step, const char 
 		return cd_error_set(err, CD_EFAIL,
 			"the plan no longer has the database backup step '%s' to restore from",
 			backup_step);
-	const struct cd_step_backup *args = b->args;
-	int r = backup_check_place(run, b, args->service, 1, err);
-	if (r < 0)
-		return r;
 	struct stat st;
 	if (stat(archive, &st) < 0)
 		return cd_error_set(err, CD_ENOTFOUND,
 			"no dump to restore from: %s is missing (did '%s' run?)", archive, backup_step);
-	char *stream = cd_xasprintf("%s.dump", backup_step);
-	const char **argv = backup_cmd_argv(&args->restore);
-	char **env = backup_env_strv(args);
-	r = cd_backup_restore_stream_cmd(archive, stream, argv, (const char *const *)env,
-		RESTORE_TIMEOUT_MS, err);
-	free(argv);
-	backup_strv_free(env);
-	free(stream);
-	return r;
+	return cd_backup_put_back(run, b, archive, RESTORE_TIMEOUT_MS, NULL, err);
 }
 
 int cd_migration_undo(struct cd_run *run, const cJSON *data, cd_migration_down_fn run_down,

@@ -310,9 +310,10 @@ int cd_backup_read_stream(const char *path, const char *name, cd_backup_sink sin
 	return r;
 }
 
-/* A stream read on demand, for a restore command's stdin. */
-struct stream_pull {
-	const char *path, *name;
+/* A stream read back on demand, for a restore command's stdin. */
+struct cd_backup_stream_reader {
+	char *path, *name;
+	cJSON *manifest;
 	struct archive *a;
 	const cJSON *parts;
 	int n_parts, next, in_part;
@@ -320,9 +321,9 @@ struct stream_pull {
 	uint64_t size;
 };
 
-static long stream_pull(void *opaque, void *buf, size_t len, struct cd_error *err)
+long cd_backup_stream_read(void *opaque, void *buf, size_t len, struct cd_error *err)
 {
-	struct stream_pull *s = opaque;
+	struct cd_backup_stream_reader *s = opaque;
 	for (;;) {
 		if (s->in_part) {
 			la_ssize_t n = archive_read_data(s->a, buf, len);
@@ -356,8 +357,8 @@ static long stream_pull(void *opaque, void *buf, size_t len, struct cd_error *er
 	}
 }
 
-int cd_backup_restore_stream_cmd(const char *path, const char *name, const char *const *argv,
-	const char *const *env, int64_t timeout_ms, struct cd_error *err)
+int cd_backup_stream_open(const char *path, const char *name, struct cd_backup_stream_reader **ret,
+	struct cd_error *err)
 {
 	cJSON *manifest = NULL;
 	int r = cd_backup_verify(path, &manifest, err);
@@ -369,25 +370,29 @@ int cd_backup_restore_stream_cmd(const char *path, const char *name, const char 
 		cJSON_Delete(manifest);
 		return r;
 	}
-	struct stream_pull s = { .path = path, .name = name,
-		.parts = cJSON_GetObjectItemCaseSensitive(m, "parts") };
-	s.n_parts = cJSON_GetArraySize(s.parts);
-	if ((r = backup_read_open(path, &s.a, err)) < 0) {
-		cJSON_Delete(manifest);
+	struct cd_backup_stream_reader *s = cd_xcalloc(1, sizeof(*s));
+	s->path = cd_xstrdup(path);
+	s->name = cd_xstrdup(name);
+	s->manifest = manifest;
+	s->parts = cJSON_GetObjectItemCaseSensitive(m, "parts");
+	s->n_parts = cJSON_GetArraySize(s->parts);
+	if ((r = backup_read_open(path, &s->a, err)) < 0) {
+		cd_backup_stream_close(s);
 		return r;
 	}
-	struct cd_buf eout = CD_BUF_INIT;
-	int status = -1;
-	r = cd_backup_proc_stream(argv, env, stream_pull, &s, NULL, NULL, timeout_ms, &eout, &status,
-		err);
-	if (r == 0 && status != 0) {
-		size_t tl = eout.len;
-		r = cd_error_set(err, CD_EREMOTE, "restore command '%s' exited with %d%s%.400s", argv[0],
-			status, tl ? ": " : "", tl > 400 ? eout.buf + tl - 400 : eout.buf);
-	}
-	cd_buf_release(&eout);
-	cd_sha256_release(&s.sha); /* of a part the command stopped reading */
-	archive_read_free(s.a);
-	cJSON_Delete(manifest);
-	return r;
+	*ret = s;
+	return 0;
+}
+
+void cd_backup_stream_close(struct cd_backup_stream_reader *s)
+{
+	if (!s)
+		return;
+	cd_sha256_release(&s->sha); /* of a part the command stopped reading */
+	if (s->a)
+		archive_read_free(s->a);
+	cJSON_Delete(s->manifest);
+	free(s->path);
+	free(s->name);
+	free(s);
 }

@@ -5,7 +5,9 @@
  * staged are they renamed over the live ones. A failure while staging
  * removes what was staged and leaves the live files as they were.
  * Directories missing at their place are created; files that appeared in a
- * backed-up directory after the backup are left alone.
+ * backed-up directory after the backup are left alone. The algorithm is the
+ * same wherever the files go; a place gives its operations (struct
+ * cd_backup_fs), this machine's are here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +23,6 @@
 #include <cjson/cJSON.h>
 
 #include "backup-internal.h"
-
-struct staged {
-	char *tmp, *final;
-};
 
 static const char *jstr(const cJSON *o, const char *k)
 {
@@ -70,53 +68,36 @@ static int mkdir_parents(const char *path, struct cd_error *err)
 	return 0;
 }
 
-/* Owner as recorded; not being root is no reason to fail a restore. */
-static void set_owner(int fd, const char *path, const cJSON *m)
+/* A manifest entry as the place's operations take it; strings point into m. */
+static void entry_of(const cJSON *m, struct cd_backup_entry *e)
 {
-	int uid = jid(m, "uid"), gid = jid(m, "gid");
-	if (uid < 0 || gid < 0)
-		return;
-	if (fd >= 0)
-		(void)!fchown(fd, (uid_t)uid, (gid_t)gid);
-	else
-		(void)!lchown(path, (uid_t)uid, (gid_t)gid);
+	const char *type = jstr(m, "type");
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(m, "size");
+	*e = (struct cd_backup_entry){
+		.path = jstr(m, "path"),
+		.type = strcmp(type, "dir") == 0 ? 'd' : strcmp(type, "symlink") == 0 ? 'l' : 'f',
+		.mode = jmode(m),
+		.uid = jid(m, "uid"),
+		.gid = jid(m, "gid"),
+		.owner = jstr(m, "owner"),
+		.group = jstr(m, "group"),
+		.size = cJSON_IsNumber(size) && size->valuedouble > 0 ? (uint64_t)size->valuedouble : 0,
+		.target = jstr(m, "target"),
+	};
 }
 
-static int stage_file(struct archive *a, const cJSON *m, struct staged *s, unsigned char *block,
-	struct cd_error *err)
+/* The bytes of the archive's current entry, for stage_file. */
+static long archive_source(void *opaque, void *buf, size_t len, struct cd_error *err)
 {
-	int fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return cd_error_set_errno(err, errno, "cannot stage %s", s->tmp);
-	int r = 0;
-	for (;;) {
-		la_ssize_t n = archive_read_data(a, block, 65536);
-		if (n < 0)
-			r = cd_error_set(err, CD_EFAIL, "cannot read %s from the archive", s->final);
-		if (n <= 0)
-			break;
-		for (la_ssize_t off = 0; off < n && r == 0;) {
-			ssize_t w = write(fd, block + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				r = cd_error_set_errno(err, errno, "cannot write %s", s->tmp);
-			else
-				off += w;
-		}
-		if (r < 0)
-			break;
-	}
-	if (r == 0) {
-		set_owner(fd, s->tmp, m);
-		if (fchmod(fd, jmode(m)) < 0 || fsync(fd) < 0)
-			r = cd_error_set_errno(err, errno, "cannot finish %s", s->tmp);
-	}
-	close(fd);
-	return r;
+	la_ssize_t n = archive_read_data(opaque, buf, len);
+	if (n < 0)
+		return cd_error_set(err, CD_EFAIL, "cannot read a file from the archive: %s",
+			archive_error_string(opaque) ? archive_error_string(opaque) : "corrupt");
+	return (long)n;
 }
 
-int cd_backup_restore_files(const char *path, size_t *ret_count, struct cd_error *err)
+int cd_backup_restore_files_to(const char *path, const struct cd_backup_fs *fs,
+	size_t *ret_count, struct cd_error *err)
 {
 	cJSON *manifest = NULL;
 	int r = cd_backup_verify(path, &manifest, err);
@@ -126,77 +107,189 @@ int cd_backup_restore_files(const char *path, size_t *ret_count, struct cd_error
 	size_t n_files = 0;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(manifest, "entries"))
 		n_files++;
-	struct staged *st = cd_xcalloc(n_files + 1, sizeof(*st));
+	char **tmp = cd_xcalloc(n_files + 1, sizeof(char *));
+	char **final = cd_xcalloc(n_files + 1, sizeof(char *));
 	size_t n_staged = 0;
+	struct cd_backup_entry e;
 
 	/* Directories first, in manifest order (parents before children). */
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(manifest, "entries")) {
 		if (r < 0 || strcmp(jstr(m, "type"), "dir") != 0)
 			continue;
-		struct stat sb;
-		if (lstat(jstr(m, "path"), &sb) == 0 && S_ISDIR(sb.st_mode))
+		entry_of(m, &e);
+		if ((r = fs->is_dir(fs->ctx, e.path, err)) > 0) {
+			r = 0;
 			continue;
-		if ((r = mkdir_parents(jstr(m, "path"), err)) == 0 &&
-			mkdir(jstr(m, "path"), jmode(m)) < 0 && errno != EEXIST)
-			r = cd_error_set_errno(err, errno, "cannot create %s", jstr(m, "path"));
+		}
+		if (r == 0)
+			r = fs->mkdirs(fs->ctx, e.path, e.mode, err);
 	}
 
 	struct archive *a = NULL;
 	if (r == 0)
 		r = backup_read_open(path, &a, err);
-	unsigned char *block = cd_xmalloc(65536);
-	struct archive_entry *e;
-	while (r == 0 && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
+	struct archive_entry *ae;
+	while (r == 0 && archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(ae);
 		m = backup_manifest_find(manifest, "entry", name);
-		if (!m || strncmp(name, "files/", 6) != 0)
+		if (!m || strncmp(name, "files/", 6) != 0 || strcmp(jstr(m, "type"), "dir") == 0)
 			continue;
-		const char *type = jstr(m, "type");
-		if (strcmp(type, "dir") == 0)
-			continue;
-		struct staged *s = &st[n_staged];
-		s->final = cd_xstrdup(jstr(m, "path"));
-		s->tmp = staging_name(s->final);
-		unlink(s->tmp); /* a leftover of an earlier attempt */
-		if ((r = mkdir_parents(s->final, err)) < 0) {
-			free(s->final);
-			free(s->tmp);
+		entry_of(m, &e);
+		char *parent = cd_xstrdup(e.path);
+		char *slash = strrchr(parent, '/');
+		slash[slash == parent ? 1 : 0] = 0;
+		if ((r = fs->is_dir(fs->ctx, parent, err)) == 0)
+			r = fs->mkdirs(fs->ctx, parent, 0755, err);
+		free(parent);
+		if (r < 0)
 			break;
-		}
+		r = 0;
+		final[n_staged] = cd_xstrdup(e.path);
+		tmp[n_staged] = staging_name(e.path);
+		fs->discard(fs->ctx, tmp[n_staged]); /* a leftover of an earlier attempt */
 		n_staged++;
-		if (strcmp(type, "file") == 0) {
-			r = stage_file(a, m, s, block, err);
-		} else if (symlink(jstr(m, "target"), s->tmp) < 0) {
-			r = cd_error_set_errno(err, errno, "cannot stage %s", s->tmp);
-		} else {
-			set_owner(-1, s->tmp, m);
-		}
+		if (e.type == 'f')
+			r = fs->stage_file(fs->ctx, tmp[n_staged - 1], &e, archive_source, a, err);
+		else
+			r = fs->stage_symlink(fs->ctx, tmp[n_staged - 1], &e, err);
 	}
-	free(block);
 	if (a)
 		archive_read_free(a);
 
 	/* All staged: now the renames, each atomic. */
 	size_t done = 0;
-	for (size_t i = 0; r == 0 && i < n_staged; i++, done++)
-		if (rename(st[i].tmp, st[i].final) < 0)
-			r = cd_error_set_errno(err, errno, "cannot put %s back", st[i].final);
+	if (r == 0)
+		r = fs->commit(fs->ctx, tmp, final, n_staged, &done, err);
 	for (size_t i = done; i < n_staged; i++)
-		unlink(st[i].tmp);
+		fs->discard(fs->ctx, tmp[i]);
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(manifest, "entries")) {
 		if (r < 0 || strcmp(jstr(m, "type"), "dir") != 0)
 			continue;
-		set_owner(-1, jstr(m, "path"), m);
-		if (chmod(jstr(m, "path"), jmode(m)) < 0)
-			r = cd_error_set_errno(err, errno, "cannot set the mode of %s", jstr(m, "path"));
+		entry_of(m, &e);
+		r = fs->dir_attrs(fs->ctx, &e, err);
 	}
 	for (size_t i = 0; i < n_staged; i++) {
-		free(st[i].tmp);
-		free(st[i].final);
+		free(tmp[i]);
+		free(final[i]);
 	}
-	free(st);
+	free(tmp);
+	free(final);
 	cJSON_Delete(manifest);
 	if (r == 0 && ret_count)
 		*ret_count = done;
 	return r;
+}
+
+/* ---- this machine's filesystem ---- */
+
+/* Owner as recorded; not being root is no reason to fail a restore. */
+static void set_owner(int fd, const char *path, const struct cd_backup_entry *e)
+{
+	if (e->uid < 0 || e->gid < 0)
+		return;
+	if (fd >= 0)
+		(void)!fchown(fd, (uid_t)e->uid, (gid_t)e->gid);
+	else
+		(void)!lchown(path, (uid_t)e->uid, (gid_t)e->gid);
+}
+
+static int local_is_dir(void *ctx, const char *path, struct cd_error *err)
+{
+	(void)ctx, (void)err;
+	struct stat sb;
+	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int local_mkdirs(void *ctx, const char *path, unsigned mode, struct cd_error *err)
+{
+	(void)ctx;
+	int r = mkdir_parents(path, err);
+	if (r == 0 && mkdir(path, mode) < 0 && errno != EEXIST)
+		r = cd_error_set_errno(err, errno, "cannot create %s", path);
+	return r;
+}
+
+static int local_stage_file(void *ctx, const char *tmp, const struct cd_backup_entry *e,
+	cd_backup_source source, void *opaque, struct cd_error *err)
+{
+	(void)ctx;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cd_error_set_errno(err, errno, "cannot stage %s", tmp);
+	int r = 0;
+	char block[65536];
+	for (;;) {
+		long n = source(opaque, block, sizeof(block), err);
+		if (n < 0)
+			r = (int)n;
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n && r == 0;) {
+			ssize_t w = write(fd, block + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				r = cd_error_set_errno(err, errno, "cannot write %s", tmp);
+			else
+				off += w;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r == 0) {
+		set_owner(fd, tmp, e);
+		if (fchmod(fd, e->mode) < 0 || fsync(fd) < 0)
+			r = cd_error_set_errno(err, errno, "cannot finish %s", tmp);
+	}
+	close(fd);
+	return r;
+}
+
+static int local_stage_symlink(void *ctx, const char *tmp, const struct cd_backup_entry *e,
+	struct cd_error *err)
+{
+	(void)ctx;
+	if (symlink(e->target, tmp) < 0)
+		return cd_error_set_errno(err, errno, "cannot stage %s", tmp);
+	set_owner(-1, tmp, e);
+	return 0;
+}
+
+static int local_commit(void *ctx, char *const *tmp, char *const *final, size_t n,
+	size_t *ret_done, struct cd_error *err)
+{
+	(void)ctx;
+	for (*ret_done = 0; *ret_done < n; ++*ret_done)
+		if (rename(tmp[*ret_done], final[*ret_done]) < 0)
+			return cd_error_set_errno(err, errno, "cannot put %s back", final[*ret_done]);
+	return 0;
+}
+
+static void local_discard(void *ctx, const char *tmp)
+{
+	(void)ctx;
+	unlink(tmp);
+}
+
+static int local_dir_attrs(void *ctx, const struct cd_backup_entry *e, struct cd_error *err)
+{
+	(void)ctx;
+	set_owner(-1, e->path, e);
+	if (chmod(e->path, e->mode) < 0)
+		return cd_error_set_errno(err, errno, "cannot set the mode of %s", e->path);
+	return 0;
+}
+
+int cd_backup_restore_files(const char *path, size_t *ret_count, struct cd_error *err)
+{
+	static const struct cd_backup_fs local = {
+		.is_dir = local_is_dir,
+		.mkdirs = local_mkdirs,
+		.stage_file = local_stage_file,
+		.stage_symlink = local_stage_symlink,
+		.commit = local_commit,
+		.discard = local_discard,
+		.dir_attrs = local_dir_attrs,
+	};
+	return cd_backup_restore_files_to(path, &local, ret_count, err);
 }

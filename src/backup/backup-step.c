@@ -7,9 +7,8 @@
  * A restore step verifies this run's archive of the backup it names, then
  * puts the files back or feeds the dump to the backup's restore command.
  *
- * Where: the machine corpdeploy runs on, or for a dump the service's
- * container (by exec, streamed). Files in a container, restores into one
- * and anything on SSH targets are refused with a clear message for now.
+ * Where: the machine corpdeploy runs on, the service's container or the
+ * step's SSH target (backup-place.c chooses).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,58 +53,6 @@ const char **backup_cmd_argv(const struct cd_cmd *c)
 	return argv;
 }
 
-/*
- * Refuses the places this version cannot reach yet, naming them: SSH
- * targets, files inside a container, and restores into one (the command
- * would need stdin through the engine). Dumps inside a container stream out
- * by exec.
- */
-int backup_check_place(const struct cd_run *run, const struct cd_step *step, const char *service,
-	int restoring, struct cd_error *err)
-{
-	const struct cd_step_backup *b = step->args;
-	if (service && b->type == CD_BACKUP_FILES)
-		return cd_error_set(err, CD_EFAIL,
-			"step '%s': backups of files inside the container of service '%s' are not "
-			"supported yet", step->name, service);
-	if (service && restoring)
-		return cd_error_set(err, CD_EFAIL,
-			"step '%s': restoring inside the container of service '%s' is not supported "
-			"yet; run the restore command locally against the database's published port",
-			step->name, service);
-	if (service)
-		return 0;
-	const struct cd_target *t = step->target ? cd_plan_target(run->plan, step->target) : NULL;
-	if (t && t->kind == CD_TARGET_SSH)
-		return cd_error_set(err, CD_EFAIL,
-			"step '%s': backups on SSH target '%s' are not supported yet", step->name,
-			step->target);
-	return 0;
-}
-
-static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
-{
-	return cd_backup_stream_write(opaque, data, len, err);
-}
-
-/* The dump command run by exec in the service's container, its stdout streamed in. */
-static int dump_in_container(struct cd_step_ctx *ctx, const char *const *argv,
-	const char *const *env, struct cd_backup_writer *w, struct cd_buf *eout, int *status,
-	struct cd_error *err)
-{
-	const struct cd_step_backup *b = ctx->step->args;
-	const struct cd_service *svc = cd_plan_service(ctx->run->plan, b->service);
-	struct cd_docker *d;
-	int r = cd_run_docker(ctx->run, svc ? svc->target : "local", &d, err);
-	if (r < 0)
-		return r;
-	char *container = cd_engine_container_name(ctx->run->plan, b->service);
-	r = cd_docker_exec_stream(d, container, argv, env, cd_run_left(ctx->deadline_ms), dump_sink,
-		w, 0, eout, status, err);
-	free(container);
-	return r;
-}
-
 static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
 	struct cd_error *err)
 {
@@ -120,11 +67,8 @@ static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
 	char **env = backup_env_strv(b);
 	struct cd_buf eout = CD_BUF_INIT;
 	int status = -1;
-	if (b->service)
-		r = dump_in_container(ctx, argv, (const char *const *)env, w, &eout, &status, err);
-	else
-		r = cd_backup_proc_stream(argv, (const char *const *)env, NULL, NULL, dump_sink, w,
-			cd_run_left(ctx->deadline_ms), &eout, &status, err);
+	r = backup_place_of(ctx->run, ctx->step)->dump(ctx->run, ctx->step, argv,
+		(const char *const *)env, cd_run_left(ctx->deadline_ms), w, &eout, &status, err);
 	if (eout.len)
 		cd_log_debug("step '%s': the dump command's stderr ends with: %.*s", ctx->step->name,
 			DUMP_STDERR_TAIL, eout.len > DUMP_STDERR_TAIL ?
@@ -159,9 +103,22 @@ int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 {
 	const struct cd_step_backup *b = ctx->step->args;
 	struct cd_run *run = ctx->run;
-	int r = backup_check_place(run, ctx->step, b->service, 0, err);
-	if (r < 0)
-		return r;
+	const struct backup_place *place = backup_place_of(run, ctx->step);
+	int r = 0;
+	/*
+	 * A first deployment backs up before the database's container was ever
+	 * made: there is nothing to keep then, and no reason to stop.
+	 */
+	if (b->type == CD_BACKUP_DATABASE && place == &backup_place_container &&
+		(r = backup_container_exists(run, ctx->step, err)) <= 0) {
+		if (r < 0)
+			return r;
+		cd_buf_addf(&ctx->message, "nothing to back up: service '%s' has no container yet",
+			b->service);
+		cd_run_note(run, "step '%s': service '%s' has no container yet (a first deployment): "
+			"no dump taken", ctx->step->name, b->service);
+		return 0;
+	}
 	if (b->upload == 1 && !run->plan->backup_storage)
 		return cd_error_set(err, CD_EUSAGE,
 			"step '%s': 'upload: true' needs the plan's backup_storage", ctx->step->name);
@@ -180,6 +137,13 @@ int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	}
 	for (size_t i = 0; r == 0 && b->type == CD_BACKUP_FILES && i < b->paths.n; i++) {
 		const char *p = b->paths.v[i];
+		if (p[0] != '/' && place != &backup_place_here) {
+			r = cd_error_set(err, CD_EUSAGE,
+				"step '%s': path '%s' must be absolute: it is not on this machine",
+				ctx->step->name, p);
+			break;
+		}
+		/* Relative paths on this machine are the plan's. */
 		char *abs = p[0] == '/' ? cd_xstrdup(p) : cd_xasprintf("%s/%s", run->plan->dir, p);
 		if (abs[0] != '/') {
 			char *cwd = realpath(".", NULL);
@@ -188,7 +152,7 @@ int cd_backup_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 			free(abs);
 			abs = full;
 		}
-		r = cd_backup_add_path(w, abs, err);
+		r = place->add_path(run, ctx->step, abs, w, err);
 		free(abs);
 	}
 	if (r == 0 && b->type == CD_BACKUP_DATABASE)
@@ -264,24 +228,12 @@ int cd_backup_restore_step_apply(struct cd_step_ctx *ctx, struct cd_error *err)
 	}
 	/* Restoring changes things: a failure after it still needs a rollback decision. */
 	cd_run_mark_changed(run);
-	if (b->type == CD_BACKUP_FILES) {
-		size_t n = 0;
-		r = cd_backup_restore_files(path, &n, err);
-		if (r == 0)
-			cd_buf_addf(&ctx->message, "%zu files put back from %s", n, bstep->name);
-	} else {
-		char *stream = cd_xasprintf("%s.dump", bstep->name);
-		const char **argv = backup_cmd_argv(&b->restore);
-		char **env = backup_env_strv(b);
-		if ((r = backup_check_place(run, bstep, b->service, 1, err)) == 0)
-			r = cd_backup_restore_stream_cmd(path, stream, argv, (const char *const *)env,
-				cd_run_left(ctx->deadline_ms), err);
-		if (r == 0)
-			cd_buf_addf(&ctx->message, "database restored from %s", bstep->name);
-		free(argv);
-		backup_strv_free(env);
-		free(stream);
-	}
+	size_t n = 0;
+	r = cd_backup_put_back(run, bstep, path, cd_run_left(ctx->deadline_ms), &n, err);
+	if (r == 0 && b->type == CD_BACKUP_FILES)
+		cd_buf_addf(&ctx->message, "%zu files put back from %s", n, bstep->name);
+	else if (r == 0)
+		cd_buf_addf(&ctx->message, "database restored from %s", bstep->name);
 	if (r == 0) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "archive", path);

@@ -178,49 +178,132 @@ int cd_backup_writer_open(const char *path, const char *release, const char *run
 	return 0;
 }
 
-static void mode_string(unsigned mode, char out[8])
+static cJSON *manifest_entry(const struct cd_backup_entry *e, const char *entry)
 {
-	snprintf(out, 8, "%04o", mode & 07777);
-}
-
-static struct archive_entry *entry_from_stat(const char *name, const struct stat *st)
-{
-	struct archive_entry *e = archive_entry_new();
-	archive_entry_set_pathname(e, name);
-	archive_entry_copy_stat(e, st);
-	struct passwd *pw = getpwuid(st->st_uid);
-	struct group *gr = getgrgid(st->st_gid);
-	if (pw)
-		archive_entry_set_uname(e, pw->pw_name);
-	if (gr)
-		archive_entry_set_gname(e, gr->gr_name);
-	return e;
-}
-
-static cJSON *manifest_entry(const char *path, const char *entry, const char *type,
-	const struct stat *st)
-{
+	static const char *const types[] = { ['f'] = "file", ['d'] = "dir", ['l'] = "symlink" };
 	cJSON *m = cJSON_CreateObject();
 	char mode[8];
-	cJSON_AddStringToObject(m, "path", path);
+	snprintf(mode, sizeof(mode), "%04o", e->mode & 07777);
+	cJSON_AddStringToObject(m, "path", e->path);
 	cJSON_AddStringToObject(m, "entry", entry);
-	cJSON_AddStringToObject(m, "type", type);
-	if (st) {
-		mode_string(st->st_mode, mode);
-		cJSON_AddNumberToObject(m, "size", S_ISREG(st->st_mode) ? (double)st->st_size : 0);
-		cJSON_AddStringToObject(m, "mode", mode);
-		cJSON_AddNumberToObject(m, "uid", st->st_uid);
-		cJSON_AddNumberToObject(m, "gid", st->st_gid);
-		struct passwd *pw = getpwuid(st->st_uid);
-		struct group *gr = getgrgid(st->st_gid);
-		cJSON_AddStringToObject(m, "owner", pw ? pw->pw_name : "");
-		cJSON_AddStringToObject(m, "group", gr ? gr->gr_name : "");
-	}
+	cJSON_AddStringToObject(m, "type", types[(unsigned char)e->type]);
+	cJSON_AddNumberToObject(m, "size", e->type == 'f' ? (double)e->size : 0);
+	cJSON_AddStringToObject(m, "mode", mode);
+	cJSON_AddNumberToObject(m, "uid", (double)e->uid);
+	cJSON_AddNumberToObject(m, "gid", (double)e->gid);
+	cJSON_AddStringToObject(m, "owner", e->owner ? e->owner : "");
+	cJSON_AddStringToObject(m, "group", e->group ? e->group : "");
+	if (e->type == 'l')
+		cJSON_AddStringToObject(m, "target", e->target ? e->target : "");
 	return m;
 }
 
-static int add_regular(struct cd_backup_writer *w, const char *path, const char *name,
-	const struct stat *st0, struct cd_error *err)
+int cd_backup_add_entry(struct cd_backup_writer *w, const struct cd_backup_entry *e,
+	cd_backup_source source, void *opaque, struct cd_error *err)
+{
+	if (!e->path || e->path[0] != '/')
+		return cd_error_set(err, CD_EUSAGE, "backup path '%s' is not absolute",
+			e->path ? e->path : "");
+	if (e->type != 'f' && e->type != 'd' && e->type != 'l')
+		return cd_error_set(err, CD_EIO,
+			"cannot back up %s: only files, directories and symlinks are archived", e->path);
+	if (w->stream_name)
+		return cd_error_set(err, CD_EFAIL, "a stream is being written");
+	char *name = cd_xasprintf("files%s", e->path);
+	struct archive_entry *ae = archive_entry_new();
+	archive_entry_set_pathname(ae, name);
+	archive_entry_set_filetype(ae, e->type == 'f' ? AE_IFREG : e->type == 'd' ? AE_IFDIR :
+		AE_IFLNK);
+	archive_entry_set_perm(ae, e->mode & 07777);
+	archive_entry_set_size(ae, e->type == 'f' ? (la_int64_t)e->size : 0);
+	archive_entry_set_mtime(ae, (time_t)e->mtime, 0);
+	if (e->uid >= 0)
+		archive_entry_set_uid(ae, e->uid);
+	if (e->gid >= 0)
+		archive_entry_set_gid(ae, e->gid);
+	if (e->owner && *e->owner)
+		archive_entry_set_uname(ae, e->owner);
+	if (e->group && *e->group)
+		archive_entry_set_gname(ae, e->group);
+	if (e->type == 'l')
+		archive_entry_set_symlink(ae, e->target ? e->target : "");
+	int r = 0;
+	if (archive_write_header(w->a, ae) != ARCHIVE_OK)
+		r = archive_fail(w, err, "cannot add an entry");
+	archive_entry_free(ae);
+	struct cd_sha256 sha;
+	cd_sha256_init(&sha);
+	char buf[65536];
+	uint64_t total = 0;
+	/* The size is in the header already: ask for no more, and fewer is an error. */
+	while (r == 0 && e->type == 'f' && total < e->size) {
+		uint64_t want = e->size - total < sizeof(buf) ? e->size - total : sizeof(buf);
+		long n = source(opaque, buf, (size_t)want, err);
+		if (n < 0) {
+			r = (int)n;
+		} else if (n == 0) {
+			r = cd_error_set(err, CD_EIO, "cannot back up %s: it shrank while being read",
+				e->path);
+		} else {
+			if (archive_write_data(w->a, buf, (size_t)n) < 0)
+				r = archive_fail(w, err, "cannot write an entry");
+			cd_sha256_update(&sha, buf, (size_t)n);
+			total += (uint64_t)n;
+		}
+	}
+	if (r == 0) {
+		cJSON *m = manifest_entry(e, name);
+		if (e->type == 'f') {
+			char hex[65];
+			cd_sha256_final_hex(&sha, hex);
+			cJSON_AddStringToObject(m, "sha256", hex);
+		}
+		cJSON_AddItemToArray(w->entries, m);
+	}
+	cd_sha256_release(&sha);
+	free(name);
+	return r;
+}
+
+/* ---- this machine's files ---- */
+
+struct fd_source {
+	int fd;
+	const char *path;
+};
+
+static long fd_read(void *opaque, void *buf, size_t len, struct cd_error *err)
+{
+	struct fd_source *f = opaque;
+	for (;;) {
+		ssize_t n = read(f->fd, buf, len);
+		if (n >= 0)
+			return (long)n;
+		if (errno != EINTR)
+			return cd_error_set_errno(err, errno, "cannot read %s", f->path);
+	}
+}
+
+static void entry_from_stat(struct cd_backup_entry *e, const char *path, const struct stat *st)
+{
+	struct passwd *pw = getpwuid(st->st_uid);
+	struct group *gr = getgrgid(st->st_gid);
+	*e = (struct cd_backup_entry){
+		.path = path,
+		.type = S_ISREG(st->st_mode) ? 'f' : S_ISDIR(st->st_mode) ? 'd' :
+			S_ISLNK(st->st_mode) ? 'l' : '?',
+		.mode = st->st_mode & 07777,
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.owner = pw ? pw->pw_name : NULL,
+		.group = gr ? gr->gr_name : NULL,
+		.size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
+		.mtime = st->st_mtime,
+	};
+}
+
+static int add_regular(struct cd_backup_writer *w, const char *path, const struct stat *st0,
+	struct cd_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
@@ -230,48 +313,12 @@ static int add_regular(struct cd_backup_writer *w, const char *path, const char 
 		close(fd);
 		return cd_error_set(err, CD_EIO, "cannot back up %s: it changed while being read", path);
 	}
-	struct archive_entry *e = entry_from_stat(name, &st);
-	int r = 0;
-	if (archive_write_header(w->a, e) != ARCHIVE_OK)
-		r = archive_fail(w, err, "cannot add an entry");
-	struct cd_sha256 sha;
-	cd_sha256_init(&sha);
-	char buf[65536];
-	uint64_t total = 0;
-	while (r == 0) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = cd_error_set_errno(err, errno, "cannot read %s", path);
-			break;
-		}
-		if (n == 0)
-			break;
-		/* A file that grew would overflow its header: keep to the size recorded. */
-		if (total + (uint64_t)n > (uint64_t)st.st_size)
-			n = (ssize_t)((uint64_t)st.st_size - total);
-		if (n == 0)
-			break;
-		if (archive_write_data(w->a, buf, (size_t)n) < 0)
-			r = archive_fail(w, err, "cannot write an entry");
-		cd_sha256_update(&sha, buf, (size_t)n);
-		total += (uint64_t)n;
-	}
+	struct cd_backup_entry e;
+	struct fd_source src = { fd, path };
+	entry_from_stat(&e, path, &st);
+	int r = cd_backup_add_entry(w, &e, fd_read, &src, err);
 	close(fd);
-	archive_entry_free(e);
-	if (r == 0 && total != (uint64_t)st.st_size)
-		r = cd_error_set(err, CD_EIO, "cannot back up %s: it shrank while being read", path);
-	if (r < 0) {
-		cd_sha256_release(&sha);
-		return r;
-	}
-	char hex[65];
-	cd_sha256_final_hex(&sha, hex);
-	cJSON *m = manifest_entry(path, name, "file", &st);
-	cJSON_AddStringToObject(m, "sha256", hex);
-	cJSON_AddItemToArray(w->entries, m);
-	return 0;
+	return r;
 }
 
 static int add_tree(struct cd_backup_writer *w, const char *path, int depth, struct cd_error *err)
@@ -281,60 +328,38 @@ static int add_tree(struct cd_backup_writer *w, const char *path, int depth, str
 		return cd_error_set(err, CD_ETOOBIG, "cannot back up %s: directories nest too deep", path);
 	if (lstat(path, &st) < 0)
 		return cd_error_set_errno(err, errno, "cannot back up %s", path);
-	char *name = cd_xasprintf("files%s", path);
-	int r = 0;
-	if (S_ISREG(st.st_mode)) {
-		r = add_regular(w, path, name, &st, err);
-	} else if (S_ISLNK(st.st_mode)) {
+	if (S_ISREG(st.st_mode))
+		return add_regular(w, path, &st, err);
+	struct cd_backup_entry e;
+	entry_from_stat(&e, path, &st);
+	if (S_ISLNK(st.st_mode)) {
 		char target[4096];
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0) {
-			r = cd_error_set_errno(err, errno, "cannot back up %s", path);
-		} else {
-			target[n] = 0;
-			struct archive_entry *e = entry_from_stat(name, &st);
-			archive_entry_set_symlink(e, target);
-			if (archive_write_header(w->a, e) != ARCHIVE_OK)
-				r = archive_fail(w, err, "cannot add an entry");
-			archive_entry_free(e);
-			cJSON *m = manifest_entry(path, name, "symlink", &st);
-			cJSON_AddStringToObject(m, "target", target);
-			cJSON_AddItemToArray(w->entries, m);
-		}
-	} else if (S_ISDIR(st.st_mode)) {
-		struct archive_entry *e = entry_from_stat(name, &st);
-		if (archive_write_header(w->a, e) != ARCHIVE_OK)
-			r = archive_fail(w, err, "cannot add an entry");
-		archive_entry_free(e);
-		cJSON_AddItemToArray(w->entries, manifest_entry(path, name, "dir", &st));
-		DIR *d = r == 0 ? opendir(path) : NULL;
-		if (r == 0 && !d)
-			r = cd_error_set_errno(err, errno, "cannot back up %s", path);
-		/* Sorted, so that two backups of the same tree are the same archive. */
-		struct dirent **list = NULL;
-		int n = 0;
-		if (d) {
-			closedir(d);
-			n = scandir(path, &list, NULL, alphasort);
-			if (n < 0)
-				r = cd_error_set_errno(err, errno, "cannot list %s", path);
-		}
-		for (int i = 0; i < n; i++) {
-			const char *c = list[i]->d_name;
-			if (r == 0 && strcmp(c, ".") != 0 && strcmp(c, "..") != 0) {
-				char *child = cd_xasprintf("%s%s%s", path,
-					path[strlen(path) - 1] == '/' ? "" : "/", c);
-				r = add_tree(w, child, depth + 1, err);
-				free(child);
-			}
-			free(list[i]);
-		}
-		free(list);
-	} else {
-		r = cd_error_set(err, CD_EIO,
-			"cannot back up %s: only files, directories and symlinks are archived", path);
+		if (n < 0)
+			return cd_error_set_errno(err, errno, "cannot back up %s", path);
+		target[n] = 0;
+		e.target = target;
+		return cd_backup_add_entry(w, &e, NULL, NULL, err);
 	}
-	free(name);
+	if (!S_ISDIR(st.st_mode))
+		return cd_backup_add_entry(w, &e, NULL, NULL, err); /* refused, by name */
+	int r = cd_backup_add_entry(w, &e, NULL, NULL, err);
+	/* Sorted, so that two backups of the same tree are the same archive. */
+	struct dirent **list = NULL;
+	int n = r == 0 ? scandir(path, &list, NULL, alphasort) : 0;
+	if (n < 0)
+		r = cd_error_set_errno(err, errno, "cannot list %s", path);
+	for (int i = 0; i < n; i++) {
+		const char *c = list[i]->d_name;
+		if (r == 0 && strcmp(c, ".") != 0 && strcmp(c, "..") != 0) {
+			char *child = cd_xasprintf("%s%s%s", path,
+				path[strlen(path) - 1] == '/' ? "" : "/", c);
+			r = add_tree(w, child, depth + 1, err);
+			free(child);
+		}
+		free(list[i]);
+	}
+	free(list);
 	return r;
 }
 

@@ -27,8 +27,11 @@ static int backup_one(struct cd_run *run, const struct cd_step *step)
 	if (r < 0)
 		cd_log_error("backup '%s' failed: %s", step->name, err.msg);
 	else
-		cd_out("%s: %s\n  %s\n", step->name, ctx.message.buf,
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ctx.details, "archive")));
+		cd_out("%s: %s\n", step->name, ctx.message.buf);
+	const char *archive =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ctx.details, "archive"));
+	if (r == 0 && archive) /* none when there was nothing to back up */
+		cd_out("  %s\n", archive);
 	cd_error_release(&err);
 	cd_buf_release(&ctx.message);
 	cJSON_Delete(ctx.details);

@@ -25,42 +25,15 @@ struct chosen {
 	char *archive;
 };
 
-static int restore_one(const struct chosen *c, struct cd_error *err)
+static int restore_one(struct cd_run *run, const struct chosen *c, struct cd_error *err)
 {
 	const struct cd_step_backup *b = c->step->args;
-	if (b->type == CD_BACKUP_FILES) {
-		size_t n = 0;
-		int r = cd_backup_restore_files(c->archive, &n, err);
-		if (r == 0)
-			cd_out("%s: %zu files put back\n", c->step->name, n);
-		return r;
-	}
-	char *stream = cd_xasprintf("%s.dump", c->step->name);
-	const char **argv = cd_xcalloc(b->restore.shell ? 4 : b->restore.argv.n + 1, sizeof(char *));
-	if (b->restore.shell) {
-		argv[0] = "/bin/sh", argv[1] = "-c", argv[2] = b->restore.argv.v[0];
-	} else {
-		for (size_t i = 0; i < b->restore.argv.n; i++)
-			argv[i] = b->restore.argv.v[i];
-	}
-	char **env = cd_xcalloc(b->env.n + 1, sizeof(char *));
-	for (size_t i = 0; i < b->env.n; i++)
-		env[i] = cd_xasprintf("%s=%s", b->env.items[i].key, b->env.items[i].value);
-	int r = 0;
-	if (b->service)
-		r = cd_error_set(err, CD_EFAIL,
-			"%s: restoring inside the container of service '%s' is not supported yet",
-			c->step->name, b->service);
-	if (r == 0)
-		r = cd_backup_restore_stream_cmd(c->archive, stream, argv, (const char *const *)env,
-			RESTORE_TIMEOUT_MS, err);
-	if (r == 0)
+	size_t n = 0;
+	int r = cd_backup_put_back(run, c->step, c->archive, RESTORE_TIMEOUT_MS, &n, err);
+	if (r == 0 && b->type == CD_BACKUP_FILES)
+		cd_out("%s: %zu files put back\n", c->step->name, n);
+	else if (r == 0)
 		cd_out("%s: database restored\n", c->step->name);
-	for (char **e = env; *e; e++)
-		free(*e);
-	free(env);
-	free(argv);
-	free(stream);
 	return r;
 }
 
@@ -138,14 +111,18 @@ static int cmd_restore_exec(int argc, char **argv)
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "release")));
 		cJSON_Delete(m);
 	}
+	/* A run of its own for the engines and SSH sessions the restores reach. */
+	struct cd_run *run = verify_only ? NULL : cd_run_new(plan, NULL);
 	for (size_t i = 0; !verify_only && i < n; i++) {
 		cd_error_release(&err);
-		if (restore_one(&ch[i], &err) < 0) {
+		if (restore_one(run, &ch[i], &err) < 0) {
 			cd_log_error("%s: %s", ch[i].step->name, err.msg);
 			code = CD_EXIT_ROLLED_BACK;
 			break;
 		}
 	}
+	if (run)
+		cd_run_free(run);
 done:
 	cd_error_release(&err);
 	if (lock)

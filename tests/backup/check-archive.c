@@ -113,6 +113,25 @@ static char *write_archive(const char *tree, size_t stream_bytes)
 	return path;
 }
 
+/* The stream name of archive piped into argv: 0 when it read it and exited 0. */
+static int restore_stream(const char *archive, const char *name, const char *const *argv,
+	const char *const *env, int64_t timeout_ms, struct cd_error *err)
+{
+	struct cd_backup_stream_reader *rd = NULL;
+	int r = cd_backup_stream_open(archive, name, &rd, err);
+	if (r < 0)
+		return r;
+	struct cd_buf eout = CD_BUF_INIT;
+	int status = -1;
+	r = cd_backup_proc_stream(argv, env, cd_backup_stream_read, rd, NULL, NULL, timeout_ms,
+		&eout, &status, err);
+	if (r == 0 && status != 0)
+		r = cd_error_set(err, CD_EREMOTE, "'%s' exited with %d", argv[0], status);
+	cd_buf_release(&eout);
+	cd_backup_stream_close(rd);
+	return r;
+}
+
 START_TEST(test_manifest_lists_every_entry)
 {
 	char *tree = make_tree();
@@ -169,7 +188,7 @@ START_TEST(test_stream_round_trip_in_parts)
 	char *out = tpath("restored.bin");
 	char *cmd = cd_xasprintf("cat > '%s'", out);
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	ck_assert_msg(cd_backup_restore_stream_cmd(archive, "db.dump", argv, NULL, 60000, &err) == 0,
+	ck_assert_msg(restore_stream(archive, "db.dump", argv, NULL, 60000, &err) == 0,
 		"%s", err.msg);
 	struct stat st;
 	ck_assert_int_eq(stat(out, &st), 0);
@@ -406,9 +425,9 @@ START_TEST(test_proc_stream_status_and_stderr)
 	/* A command that does not read its stdin: EPIPE, not a dead test process. */
 	const char *quit[] = { "/bin/true", NULL };
 	char *archive = write_archive(NULL, CD_BACKUP_PART_MAX + 10);
-	ck_assert_int_eq(cd_backup_restore_stream_cmd(archive, "db.dump", quit, NULL, 30000, &err), 0);
+	ck_assert_int_eq(restore_stream(archive, "db.dump", quit, NULL, 30000, &err), 0);
 	const char *missing[] = { "/nonexistent/cd-command", NULL };
-	ck_assert_int_lt(cd_backup_restore_stream_cmd(archive, "db.dump", missing, NULL, 30000, &err),
+	ck_assert_int_lt(restore_stream(archive, "db.dump", missing, NULL, 30000, &err),
 		0);
 	cd_error_release(&err);
 	free(archive);

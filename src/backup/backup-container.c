@@ -1,0 +1,104 @@
+/*
+ * Backups inside a service's container, through its engine: a dump runs
+ * by exec with its output streamed out of the engine's framed stream.
+ */
+#include <stdlib.h>
+
+#include "corpdeploy/docker.h"
+#include "corpdeploy/engine.h"
+#include "corpdeploy/plan.h"
+#include "corpdeploy/steps.h"
+#include "backup-internal.h"
+
+static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
+{
+	return cd_backup_stream_write(opaque, data, len, err);
+}
+
+/* The engine of the step's service and the name of its container (*ret_name: free()). */
+static int service_container(struct cd_run *run, const struct cd_step *step, struct cd_docker **ret,
+	char **ret_name, struct cd_error *err)
+{
+	const struct cd_step_backup *b = step->args;
+	const struct cd_service *svc = cd_plan_service(run->plan, b->service);
+	int r = cd_run_docker(run, svc ? svc->target : "local", ret, err);
+	if (r == 0)
+		*ret_name = cd_engine_container_name(run->plan, b->service);
+	return r;
+}
+
+int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err)
+{
+	struct cd_docker *d = NULL;
+	char *container = NULL;
+	int r = service_container(run, step, &d, &container, err);
+	if (r < 0)
+		return r;
+	struct cd_docker_container c;
+	struct cd_error ierr = CD_ERROR_INIT;
+	r = cd_docker_container_inspect(d, container, &c, &ierr);
+	if (r == 0) {
+		cd_docker_container_release(&c);
+		r = 1;
+	} else if (ierr.code == CD_ENOTFOUND) {
+		r = 0;
+	} else {
+		r = cd_error_set(err, ierr.code, "%s", ierr.msg);
+	}
+	cd_error_release(&ierr);
+	free(container);
+	return r;
+}
+
+static int container_dump(struct cd_run *run, const struct cd_step *step, const char *const *argv,
+	const char *const *env, int64_t timeout_ms, struct cd_backup_writer *w, struct cd_buf *eout,
+	int *ret_status, struct cd_error *err)
+{
+	struct cd_docker *d = NULL;
+	char *container = NULL;
+	int r = service_container(run, step, &d, &container, err);
+	if (r < 0)
+		return r;
+	r = cd_docker_exec_stream(d, container, argv, env, timeout_ms, dump_sink, w, 0, eout,
+		ret_status, err);
+	free(container);
+	return r;
+}
+
+static int container_restore_dump(struct cd_run *run, const struct cd_step *step,
+	const char *const *argv, const char *const *env, int64_t timeout_ms,
+	struct cd_backup_stream_reader *rd, struct cd_buf *eout, int *ret_status,
+	struct cd_error *err)
+{
+	(void)run, (void)argv, (void)env, (void)timeout_ms, (void)rd, (void)eout, (void)ret_status;
+	const struct cd_step_backup *b = step->args;
+	return cd_error_set(err, CD_EFAIL,
+		"step '%s': restoring inside the container of service '%s' is not supported yet; "
+		"run the restore command locally against the database's published port",
+		step->name, b->service);
+}
+
+static int container_add_path(struct cd_run *run, const struct cd_step *step, const char *path,
+	struct cd_backup_writer *w, struct cd_error *err)
+{
+	(void)run, (void)path, (void)w;
+	const struct cd_step_backup *b = step->args;
+	return cd_error_set(err, CD_EFAIL,
+		"step '%s': backups of files inside the container of service '%s' are not supported "
+		"yet", step->name, b->service);
+}
+
+static int container_restore_files(struct cd_run *run, const struct cd_step *step,
+	const char *archive, size_t *ret_count, struct cd_error *err)
+{
+	(void)archive, (void)ret_count;
+	return container_add_path(run, step, NULL, NULL, err);
+}
+
+const struct backup_place backup_place_container = {
+	.name = "container",
+	.dump = container_dump,
+	.restore_dump = container_restore_dump,
+	.add_path = container_add_path,
+	.restore_files = container_restore_files,
+};
