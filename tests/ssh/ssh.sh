@@ -428,6 +428,28 @@ EOF2
 	check "remote Docker: a command that stops reading ends the call with its exit code" \
 		'[ "$rc" = 0 ] && grep -qx "exit 3" "$T/out" && grep -qx "stopped early" "$T/out"'
 	rm -f "$T/dump.bin"
+
+	# 19. A database backup of the remote service and its restore: both commands run in its
+	#     container through dial-stdio, the dump on the restore command's stdin.
+	sed -n '1,/^phases:/p' "$T/stack/plan.yaml" >"$T/stack/backup.yaml"
+	cat >>"$T/stack/backup.yaml" <<'EOF2'
+  - name: backup
+    steps:
+      - name: api-dump
+        backup: database
+        service: api
+        dump: [/bin/busybox, cat, /www/health]
+        restore: [/bin/busybox, sh, -c, '/bin/busybox cat > /www/health.restored']
+EOF2
+	# backup and restore take no --known-hosts: h1's key goes where ssh keeps it.
+	host_key_line h1 "${P[h1]}" >>"$HOME/.ssh/known_hosts"
+	"$bin" --no-color backup "$T/stack/backup.yaml" >"$T/out" 2>&1
+	brun=$(sed -n 's/^run //p' "$T/out")
+	"$bin" --no-color restore "$T/stack/backup.yaml" --run "$brun" >"$T/out" 2>&1
+	rc=$?
+	check "remote Docker: a dump restored into the remote service's container" \
+		'[ -n "$brun" ] && [ "$rc" = 0 ] && grep -q "api-dump: database restored" "$T/out" &&
+		[ "$(docker exec "$api" /bin/busybox cat /www/health.restored)" = "$(docker exec "$api" /bin/busybox cat /www/health)" ]'
 else
 	echo "not ok - remote Docker: no Docker engine could be started"
 	fails=$((fails + 1))
