@@ -134,7 +134,9 @@ static int conn_step(struct pump *p, struct pump_conn *c)
 			c->to_fd_off = 0;
 			c->to_fd_len = (size_t)n;
 		}
-		ssize_t w = write(c->fd, c->to_fd + c->to_fd_off, c->to_fd_len - c->to_fd_off);
+		/* A library must not rely on its program ignoring SIGPIPE. */
+		ssize_t w = send(c->fd, c->to_fd + c->to_fd_off, c->to_fd_len - c->to_fd_off,
+			MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				c->dead = 1; /* libcurl closed its end */
