@@ -173,11 +173,17 @@ int cd_ssh_exec(struct cd_ssh_session *s, const char *command, const struct cd_s
 
 /* ---- files (SFTP with OpenSSH's extensions; no remote shell) ---- */
 
+/* err->sys of an operation the server refused: its SFTP status code, e.g. this one. */
+#define CD_SSH_FX_PERMISSION_DENIED 3
+
+enum cd_ssh_file_type { CD_SSH_FILE_OTHER, CD_SSH_FILE_REGULAR, CD_SSH_FILE_DIR, CD_SSH_FILE_SYMLINK };
 struct cd_ssh_file_attrs {
 	unsigned mode;	/* permission bits (07777) */
 	int64_t uid;	/* -1: unknown, or leave as it is */
 	int64_t gid;
 	int64_t size;
+	int64_t mtime;	/* seconds since the epoch; 0 when the server did not say */
+	enum cd_ssh_file_type type; /* of what stat found (OTHER when the server did not say) */
 };
 /*
  * lstat: 1 and *ret (may be NULL) when path exists on the host, 0 when it
@@ -185,6 +191,12 @@ struct cd_ssh_file_attrs {
  */
 int cd_ssh_sftp_stat(struct cd_ssh_session *s, const char *path, struct cd_ssh_file_attrs *ret,
 	struct cd_error *err);
+
+/* Pulls a file's bytes: up to len into buf, 0 at the end, < 0 an error (err set). */
+typedef long (*cd_ssh_source_fn)(void *opaque, void *buf, size_t len, struct cd_error *err);
+/* Takes a file's bytes; < 0 stops the transfer with that error (err set). */
+typedef int (*cd_ssh_sink_fn)(void *opaque, const void *data, size_t len, struct cd_error *err);
+
 /*
  * Creates path exclusively (mode 0600 meanwhile), writes data, gives it
  * attrs' owner (uid, gid; -1 leaves one as it is) and mode, fsyncs and
@@ -192,9 +204,60 @@ int cd_ssh_sftp_stat(struct cd_ssh_session *s, const char *path, struct cd_ssh_f
  */
 int cd_ssh_sftp_write(struct cd_ssh_session *s, const char *path, const void *data, size_t len,
 	const struct cd_ssh_file_attrs *attrs, struct cd_error *err);
+/*
+ * The same with the bytes pulled from source until it returns 0, with
+ * several writes in flight and memory bounded by them.
+ */
+int cd_ssh_sftp_write_from(struct cd_ssh_session *s, const char *path, cd_ssh_source_fn source,
+	void *opaque, const struct cd_ssh_file_attrs *attrs, struct cd_error *err);
 /* Reads the whole file into ret (reset first), failing with CD_ETOOBIG past max bytes. */
 int cd_ssh_sftp_read(struct cd_ssh_session *s, const char *path, size_t max, struct cd_buf *ret,
 	struct cd_error *err);
+/*
+ * A file read in order with several reads in flight (memory bounded by
+ * them): open, read until it returns 0, close. No other SFTP operation may
+ * use the session while a reader is open.
+ */
+struct cd_ssh_sftp_reader;
+int cd_ssh_sftp_reader_open(struct cd_ssh_session *s, const char *path,
+	struct cd_ssh_sftp_reader **ret, struct cd_error *err);
+/* Up to len bytes into buf: their count, 0 at the end of the file, or < 0 (err set). */
+long cd_ssh_sftp_reader_read(struct cd_ssh_sftp_reader *rd, void *buf, size_t len,
+	struct cd_error *err);
+/* Closes the file (after an error too); NULL is a no-op. */
+void cd_ssh_sftp_reader_close(struct cd_ssh_sftp_reader *rd);
+/* The whole file pushed to sink, chunk by chunk. */
+int cd_ssh_sftp_read_to(struct cd_ssh_session *s, const char *path, cd_ssh_sink_fn sink,
+	void *opaque, struct cd_error *err);
+
+/* A directory's entry: its name (no '/') and lstat attributes. */
+struct cd_ssh_dir_entry {
+	char *name;
+	struct cd_ssh_file_attrs attrs;
+};
+/*
+ * The entries of directory path but "." and "..", sorted by name (bytewise)
+ * so that what is built from them is reproducible. Free with
+ * cd_ssh_dir_entries_free().
+ */
+int cd_ssh_sftp_list(struct cd_ssh_session *s, const char *path, struct cd_ssh_dir_entry **ret,
+	size_t *ret_n, struct cd_error *err);
+void cd_ssh_dir_entries_free(struct cd_ssh_dir_entry *entries, size_t n);
+/* The target of symlink path, malloc'd into *ret. */
+int cd_ssh_sftp_readlink(struct cd_ssh_session *s, const char *path, char **ret,
+	struct cd_error *err);
+/* Makes directory path with mode (before the umask of the server); its parent must exist. */
+int cd_ssh_sftp_mkdir(struct cd_ssh_session *s, const char *path, unsigned mode,
+	struct cd_error *err);
+/* Makes a symlink at linkpath pointing to target; linkpath must not exist. */
+int cd_ssh_sftp_symlink(struct cd_ssh_session *s, const char *target, const char *linkpath,
+	struct cd_error *err);
+/*
+ * Gives path (following a symlink) attrs' owner (uid, gid; -1 leaves one as
+ * it is) and then mode (a chown clears set-id bits).
+ */
+int cd_ssh_sftp_setstat(struct cd_ssh_session *s, const char *path,
+	const struct cd_ssh_file_attrs *attrs, struct cd_error *err);
 /* A hard link to from named to (hardlink@openssh.com); to must not exist. */
 int cd_ssh_sftp_link(struct cd_ssh_session *s, const char *from, const char *to,
 	struct cd_error *err);
@@ -216,6 +279,11 @@ int cd_ssh_sftp_owner(struct cd_ssh_session *s, const char *owner, int64_t *ret_
  */
 int cd_ssh_owner_lookup(const char *passwd, const char *group, const char *owner,
 	int64_t *ret_uid, int64_t *ret_gid, struct cd_error *err);
+/*
+ * The name of the first line of a passwd or group file's text whose id
+ * (third field) is id, malloc'd; NULL when there is none (pure).
+ */
+char *cd_ssh_owner_name(const char *text, int64_t id);
 
 /* ---- fan-out arithmetic (pure) ---- */
 

@@ -60,6 +60,11 @@ extern const struct backup_place backup_place_container;
 extern const struct backup_place backup_place_ssh;
 /* 1 when the container of the step's service exists, 0 when it does not (yet). */
 int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err);
+/* The SSH place's files, over SFTP (backup-ssh-files.c). */
+int backup_ssh_add_path(struct cd_run *run, const struct cd_step *step, const char *path,
+	struct cd_backup_writer *w, struct cd_error *err);
+int backup_ssh_restore_files(struct cd_run *run, const struct cd_step *step, const char *archive,
+	size_t *ret_count, struct cd_error *err);
 /* The place of a backup step: its service's container, its SSH target, or here. */
 const struct backup_place *backup_place_of(const struct cd_run *run, const struct cd_step *step);
 

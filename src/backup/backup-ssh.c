@@ -29,24 +29,10 @@ static int ssh_restore_dump(struct cd_run *run, const struct cd_step *step,
 	return ssh_refuse(step, err);
 }
 
-static int ssh_add_path(struct cd_run *run, const struct cd_step *step, const char *path,
-	struct cd_backup_writer *w, struct cd_error *err)
-{
-	(void)run, (void)path, (void)w;
-	return ssh_refuse(step, err);
-}
-
-static int ssh_restore_files(struct cd_run *run, const struct cd_step *step, const char *archive,
-	size_t *ret_count, struct cd_error *err)
-{
-	(void)run, (void)archive, (void)ret_count;
-	return ssh_refuse(step, err);
-}
-
 const struct backup_place backup_place_ssh = {
 	.name = "ssh",
 	.dump = ssh_dump,
 	.restore_dump = ssh_restore_dump,
-	.add_path = ssh_add_path,
-	.restore_files = ssh_restore_files,
+	.add_path = backup_ssh_add_path,
+	.restore_files = backup_ssh_restore_files,
 };

@@ -55,6 +55,30 @@ static int64_t file_field(const char *text, const char *name, int field)
 	return -1;
 }
 
+char *cd_ssh_owner_name(const char *text, int64_t id)
+{
+	if (!text || id < 0)
+		return NULL;
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *c1 = memchr(line, ':', len);
+		const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+		if (c1 && c2 && c1 > line && line[0] != '#') {
+			int64_t v = 0;
+			const char *p = c2 + 1;
+			for (; p < line + len && *p >= '0' && *p <= '9' && v <= 0xffffffff; p++)
+				v = v * 10 + (*p - '0');
+			if (p > c2 + 1 && p < line + len && *p == ':' && v == id)
+				return cd_xstrndup(line, (size_t)(c1 - line));
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	return NULL;
+}
+
 int cd_ssh_owner_lookup(const char *passwd, const char *group, const char *owner,
 	int64_t *ret_uid, int64_t *ret_gid, struct cd_error *err)
 {

@@ -138,6 +138,30 @@ START_TEST(test_ssh_owner_lookup)
 }
 END_TEST
 
+START_TEST(test_ssh_owner_name)
+{
+	const char *passwd = "#x:x:5:5\nroot:x:0:0:root:/root:/bin/bash\nwww:x:33:34::/:/bin/sh\n"
+			     "w2:x:33:1::/:\nbad:x:7\nlast:x:1000:1000::/:";
+	char *n = cd_ssh_owner_name(passwd, 0);
+	ck_assert_str_eq(n, "root");
+	free(n);
+	n = cd_ssh_owner_name(passwd, 33); /* the first of two */
+	ck_assert_str_eq(n, "www");
+	free(n);
+	n = cd_ssh_owner_name(passwd, 1000);
+	ck_assert_str_eq(n, "last");
+	free(n);
+	ck_assert_ptr_null(cd_ssh_owner_name(passwd, 5));
+	ck_assert_ptr_null(cd_ssh_owner_name(passwd, 7));
+	ck_assert_ptr_null(cd_ssh_owner_name(passwd, 3));
+	ck_assert_ptr_null(cd_ssh_owner_name(passwd, -1));
+	ck_assert_ptr_null(cd_ssh_owner_name(NULL, 0));
+	n = cd_ssh_owner_name("adm:x:4:syslog\nwww-data:x:34:\n", 34);
+	ck_assert_str_eq(n, "www-data");
+	free(n);
+}
+END_TEST
+
 /* A hashed line as OpenSSH's HashKnownHosts writes it (the value checked with Python's hmac), read back. */
 START_TEST(test_known_line_hashed)
 {
@@ -269,6 +293,7 @@ int main(void)
 	tcase_add_test(tc, test_known_line_and_fingerprint);
 	tcase_add_test(tc, test_known_line_hashed);
 	tcase_add_loop_test(tc, test_ssh_owner_lookup, 0, CD_ARRAY_SIZE(owner_cases));
+	tcase_add_test(tc, test_ssh_owner_name);
 	tcase_add_test(tc, test_config_lookup);
 	tcase_add_test(tc, test_host_patterns);
 	tcase_add_test(tc, test_quote);
