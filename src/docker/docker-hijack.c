@@ -30,7 +30,8 @@
 static const char *find_blank_line(const char *buf, size_t len)
 {
 	for (size_t i = 0; i + 3 < len; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
+		        buf[i + 3] == '\n')
 			return buf + i;
 	return NULL;
 }
@@ -42,8 +43,8 @@ static int starts_with_ci(const char *s, size_t len, const char *prefix)
 }
 
 /* 1 when the header line [s, end) is "name: value" for this name; *value its trimmed value. */
-static int header_is(const char *s, const char *end, const char *name, const char **value,
-        size_t *value_len)
+static int header_is(
+        const char *s, const char *end, const char *name, const char **value, size_t *value_len)
 {
 	size_t n = strlen(name);
 
@@ -75,16 +76,17 @@ long docker_head_parse(const char *buf, size_t len, struct docker_head *ret)
 	eol = memchr(buf, '\r', (size_t)(blank - buf) + 1);
 	line = memchr(buf, ' ', (size_t)(eol - buf));
 	if (!line || eol - line < 4 || line[1] < '1' || line[1] > '5' || line[2] < '0' ||
-	        line[2] > '9' || line[3] < '0' || line[3] > '9' || (eol - line > 4 && line[4] != ' '))
+	        line[2] > '9' || line[3] < '0' || line[3] > '9' ||
+	        (eol - line > 4 && line[4] != ' '))
 		return -1;
 	ret->status = (line[1] - '0') * 100 + (line[2] - '0') * 10 + (line[3] - '0');
 	for (line = eol + 2; line < blank + 2; line = eol + 2) {
 		eol = memchr(line, '\r', (size_t)(blank + 2 - line));
 		if (header_is(line, eol, "Content-Type", &value, &value_len))
-			ret->raw_stream =
-			        starts_with_ci(value, value_len, "application/vnd.docker.raw-stream") ||
-			        starts_with_ci(value, value_len,
-			                "application/vnd.docker.multiplexed-stream");
+			ret->raw_stream = starts_with_ci(value, value_len,
+			                          "application/vnd.docker.raw-stream") ||
+			                  starts_with_ci(value, value_len,
+			                          "application/vnd.docker.multiplexed-stream");
 		else if (header_is(line, eol, "Transfer-Encoding", &value, &value_len))
 			ret->chunked = value_len == 7 && strncasecmp(value, "chunked", 7) == 0;
 		else if (header_is(line, eol, "Content-Length", &value, &value_len)) {
@@ -145,8 +147,8 @@ static int fail_timeout(const struct hijack *h, struct cd_error *err)
 
 static int fail_errno(const struct hijack *h, int e, const char *doing, struct cd_error *err)
 {
-	return cd_error_set(err, CD_EREMOTE, "%s: cannot %s the Docker engine at %s: %s", h->r->what,
-	        doing, h->d->description, strerror(e));
+	return cd_error_set(err, CD_EREMOTE, "%s: cannot %s the Docker engine at %s: %s",
+	        h->r->what, doing, h->d->description, strerror(e));
 }
 
 /* The error a callback (the source, or the output's sink) left in r->cb_err. */
@@ -243,8 +245,8 @@ static int read_more(struct hijack *h, struct cd_error *err)
 }
 
 /* A reply that is no upgrade: its body read, as far as it says, then the engine's error. */
-static int refused(struct hijack *h, const struct docker_head *head, size_t head_len,
-        struct cd_error *err)
+static int refused(
+        struct hijack *h, const struct docker_head *head, size_t head_len, struct cd_error *err)
 {
 	struct docker_req *r = h->r;
 	int rc = 1;
@@ -265,8 +267,8 @@ static int refused(struct hijack *h, const struct docker_head *head, size_t head
 		dechunk(h->in.buf + head_len, h->in.len - head_len, &r->body);
 	else
 		cd_buf_add(&r->body, h->in.buf + head_len,
-		        head->content_length >= 0 && (uint64_t)head->content_length <
-		                                             h->in.len - head_len
+		        head->content_length >= 0 &&
+		                        (uint64_t)head->content_length < h->in.len - head_len
 		                ? (size_t)head->content_length
 		                : h->in.len - head_len);
 	if (head->status >= 200 && head->status < 300)
@@ -285,15 +287,16 @@ static int read_head(struct hijack *h, struct cd_error *err)
 	for (;;) {
 		head_len = docker_head_parse(h->in.buf, h->in.len, &head);
 		if (head_len < 0)
-			return docker_req_error(h->r, err, CD_EREMOTE,
-			        "the engine's answer is not HTTP");
+			return docker_req_error(
+			        h->r, err, CD_EREMOTE, "the engine's answer is not HTTP");
 		if (head_len > 0)
 			break;
 		if ((rc = read_more(h, err)) < 0)
 			return rc;
 		if (rc == 0)
 			return cd_error_set(err, CD_EREMOTE,
-			        "%s: the Docker engine at %s closed the connection without answering",
+			        "%s: the Docker engine at %s closed the connection without "
+			        "answering",
 			        h->r->what, h->d->description);
 	}
 	if (head.status != 101 && !(head.status == 200 && head.raw_stream))
@@ -350,12 +353,13 @@ static int pump(struct hijack *h, cd_docker_source source, void *opaque, struct 
 				return fail_errno(h, errno, "read from", err);
 		}
 		if (!h->out_done && (revents & (POLLOUT | POLLERR))) {
-			ssize_t n = send(h->fd, h->out + h->out_off, h->out_len - h->out_off,
-			        MSG_NOSIGNAL);
+			ssize_t n = send(
+			        h->fd, h->out + h->out_off, h->out_len - h->out_off, MSG_NOSIGNAL);
 			if (n > 0)
 				h->out_off += (size_t)n;
 			else if (errno == EPIPE || errno == ECONNRESET)
-				/* The process is gone without reading it all: its exit code tells. */
+				/* The process is gone without reading it all: its exit code tells.
+				 */
 				end_stdin(h);
 			else if (errno != EAGAIN && errno != EINTR)
 				return fail_errno(h, errno, "write to", err);
@@ -363,8 +367,8 @@ static int pump(struct hijack *h, cd_docker_source source, void *opaque, struct 
 	}
 }
 
-int docker_hijack(struct cd_docker *d, struct docker_req *r, cd_docker_source source,
-        void *opaque, int64_t deadline, struct cd_error *err)
+int docker_hijack(struct cd_docker *d, struct docker_req *r, cd_docker_source source, void *opaque,
+        int64_t deadline, struct cd_error *err)
 {
 	struct hijack h = {.d = d, .r = r, .deadline = deadline};
 	int64_t start = cd_time_mono_ms();
@@ -382,7 +386,8 @@ int docker_hijack(struct cd_docker *d, struct docker_req *r, cd_docker_source so
 	if (h.fd < 0) {
 		if (!r->cb_err.msg)
 			return cd_error_set(err, CD_EREMOTE,
-			        "%s: cannot reach the Docker engine at %s", r->what, d->description);
+			        "%s: cannot reach the Docker engine at %s", r->what,
+			        d->description);
 		return fail_callback(&h, "", err);
 	}
 	flags = fcntl(h.fd, F_GETFL);

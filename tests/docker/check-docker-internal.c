@@ -299,8 +299,9 @@ START_TEST(test_docker_head_parse)
 	static const char up[] = "HTTP/1.1 101 UPGRADED\r\n"
 	                         "Content-Type: application/vnd.docker.raw-stream\r\n"
 	                         "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n\x01\0\0\0";
-	static const char old[] = "HTTP/1.1 200 OK\r\n"
-	                          "content-type:  application/vnd.docker.multiplexed-stream \r\n\r\n";
+	static const char old[] =
+	        "HTTP/1.1 200 OK\r\n"
+	        "content-type:  application/vnd.docker.multiplexed-stream \r\n\r\n";
 	static const char refused[] = "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
 	                              "Content-Length: 42\r\n\r\n{\"message\":";
 	static const char chunked[] =
@@ -420,7 +421,8 @@ static void *fake_engine_run(void *arg)
 	case FAKE_REFUSED: {
 		static const char reply[] =
 		        "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
-		        "Content-Length: 43\r\n\r\n{\"message\":\"Container web is not running\"}\n";
+		        "Content-Length: 43\r\n\r\n{\"message\":\"Container web is not "
+		        "running\"}\n";
 		fake_write(f->fd, reply, sizeof(reply) - 1);
 		/* Kept open, as a keep-alive engine would: the length says where it ends. */
 		n = recv(f->fd, buf, sizeof(buf), 0);
@@ -526,8 +528,8 @@ START_TEST(test_docker_hijack_cases)
 	                      "POST /v1.41/exec/abc/start HTTP/1.1\r\nHost: docker\r\n", 51) == 0,
 	        "%s", f.request.buf);
 	ck_assert_ptr_nonnull(strstr(f.request.buf, "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"));
-	ck_assert_ptr_nonnull(strstr(f.request.buf,
-	        "\r\nContent-Type: application/json\r\nContent-Length: 28\r\n"));
+	ck_assert_ptr_nonnull(strstr(
+	        f.request.buf, "\r\nContent-Type: application/json\r\nContent-Length: 28\r\n"));
 	ck_assert_ptr_nonnull(strstr(f.request.buf, "\r\n\r\n{\"Detach\":false,\"Tty\":false}"));
 	if (c->out) {
 		ck_assert_str_eq(out.buf, c->out);

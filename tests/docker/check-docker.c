@@ -1170,12 +1170,13 @@ START_TEST(test_docker_exec_stdin)
 	        "bytes\" >&2 && /bin/busybox sha256sum /tmp/x",
 	        NULL};
 	static const char *const fail[] = {"/bin/busybox", "sh", "-c",
-	        "/bin/busybox cat > /dev/null; echo \"the restore went wrong: $CD_WHY\" >&2; exit 4",
+	        "/bin/busybox cat > /dev/null; echo \"the restore went wrong: $CD_WHY\" >&2; exit "
+	        "4",
 	        NULL};
 	static const char *const early[] = {
 	        "/bin/busybox", "sh", "-c", "/bin/busybox head -c 10 > /dev/null", NULL};
-	static const char *const none[] = {"/bin/busybox", "sh", "-c",
-	        "/bin/busybox wc -c; echo no more >&2", NULL};
+	static const char *const none[] = {
+	        "/bin/busybox", "sh", "-c", "/bin/busybox wc -c; echo no more >&2", NULL};
 	struct cd_error err = CD_ERROR_INIT;
 	struct cd_docker_stats before, after;
 	struct cd_buf out = CD_BUF_INIT, etail;
@@ -1204,9 +1205,9 @@ START_TEST(test_docker_exec_stdin)
 
 	/* A failing command: its exit code, and the tail of its stderr (max bytes of it). */
 	feed_init(&f, 3u << 20);
-	ck_assert_msg(cd_docker_exec_stdin(dk, id, fail,
-	                      (const char *const[]){"CD_WHY=from-env", NULL}, 120000, feed_source,
-	                      &f, NULL, NULL, 25, &etail, &code, &err) == 0,
+	ck_assert_msg(
+	        cd_docker_exec_stdin(dk, id, fail, (const char *const[]){"CD_WHY=from-env", NULL},
+	                120000, feed_source, &f, NULL, NULL, 25, &etail, &code, &err) == 0,
 	        "%s", err.msg);
 	ck_assert_int_eq(code, 4);
 	ck_assert_str_eq(etail.buf, "ore went wrong: from-env\n");
@@ -1226,8 +1227,8 @@ START_TEST(test_docker_exec_stdin)
 
 	/* Empty stdin: EOF at once. */
 	feed_init(&f, 0);
-	ck_assert_msg(cd_docker_exec_stdin(dk, id, none, NULL, 60000, feed_source, &f,
-	                      collect_sink, &out, 0, &etail, &code, &err) == 0,
+	ck_assert_msg(cd_docker_exec_stdin(dk, id, none, NULL, 60000, feed_source, &f, collect_sink,
+	                      &out, 0, &etail, &code, &err) == 0,
 	        "%s", err.msg);
 	ck_assert_int_eq(code, 0);
 	ck_assert_str_eq(out.buf, "0\n");
@@ -1247,6 +1248,22 @@ START_TEST(test_docker_exec_stdin)
 	        "%s", err.msg);
 	cd_sha256_release(&f.sha);
 	cd_buf_release(&etail);
+
+	/* A command that outlives the deadline: the call ends, saying so. */
+	{
+		static const char *const slow[] = {"/bin/busybox", "sleep", "30", NULL};
+		feed_init(&f, 1u << 20);
+		ck_assert_int_eq(cd_docker_exec_stdin(dk, id, slow, NULL, 1000, feed_source, &f,
+		                         collect_sink, &out, 0, &etail, &code, &err),
+		        CD_EREMOTE);
+		ck_assert_msg(
+		        strstr(err.msg, "'/bin/busybox' in container '") == err.msg &&
+		                strstr(err.msg,
+		                        "' did not finish within 1s (it may still run there)"),
+		        "%s", err.msg);
+		cd_sha256_release(&f.sha);
+		cd_buf_release(&etail);
+	}
 
 	/* A container that is gone: the engine's 404 before anything is sent. */
 	ck_assert_msg(cd_docker_container_remove(dk, id, 1, 1, &err) == 0, "%s", err.msg);

@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 	int code = -1, rc;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: %s KNOWN_HOSTS PLAN TARGET CONTAINER CMD [ARG...]\n", argv[0]);
+		fprintf(stderr, "usage: %s KNOWN_HOSTS PLAN TARGET CONTAINER CMD [ARG...]\n",
+		        argv[0]);
 		return 2;
 	}
 	cd_ssh_set_known_hosts(argv[1]);
