@@ -156,8 +156,25 @@ int cd_ssh_trust(const struct cd_ssh_dest *dest, char **ret_fp, int *ret_added,
 
 /* ---- commands ---- */
 
+/*
+ * Where a command's stdin comes from, chunk by chunk: the bytes put in buf
+ * (at most len), 0 at the end, or a negative error with err set.
+ */
+typedef long (*cd_ssh_source_fn)(void *opaque, void *buf, size_t len, struct cd_error *err);
+/* Where a command's stdout goes, chunk by chunk: 0, or a negative error with err set. */
+typedef int (*cd_ssh_sink_fn)(void *opaque, const void *data, size_t len, struct cd_error *err);
+
 struct cd_ssh_exec_opts {
 	const char *stdin_data; /* written to the command's stdin, then EOF; never on its command line */
+	/*
+	 * Or stdin pulled from a source as the command takes it (stdin_data is
+	 * then ignored), so no more than a chunk is held however long it is.
+	 */
+	cd_ssh_source_fn stdin_source;
+	void *stdin_opaque;
+	/* stdout handed to a sink as it comes, instead of kept in out and logged. */
+	cd_ssh_sink_fn stdout_sink;
+	void *stdout_opaque;
 	int64_t timeout_ms;	/* the remote process group is killed when it passes */
 	size_t max;		/* bytes of each stream kept in out/eout; the rest streams to the log only */
 	const char *label;	/* prefix of streamed lines; NULL: no streaming */
@@ -166,7 +183,9 @@ struct cd_ssh_exec_opts {
  * Runs command (one shell command line, already quoted) on the host.
  * *ret_status is its exit code, or 128+signal. Returns 0 when it ran to its
  * end, CD_EFAIL on timeout (the process group was killed), CD_EREMOTE when
- * the connection failed.
+ * the connection failed. A source or sink error also kills the process
+ * group and is returned as it is. A command that exits before taking all
+ * of its stdin is no error: its exit status decides.
  */
 int cd_ssh_exec(struct cd_ssh_session *s, const char *command, const struct cd_ssh_exec_opts *o,
 	struct cd_buf *out, struct cd_buf *eout, int *ret_status, struct cd_error *err);

@@ -69,6 +69,16 @@ int backup_ssh_restore_files(struct cd_run *run, const struct cd_step *step, con
 const struct backup_place *backup_place_of(const struct cd_run *run, const struct cd_step *step);
 
 /*
+ * The command line running argv with env on an SSH host (every word quoted
+ * for its shell, no value of env in it), and the header its stdin must
+ * begin with: the variables, read and exported there before argv is exec'd
+ * with the rest of stdin (backup-ssh-env.c says how). Without env, line is
+ * argv alone and header empty. CD_EUSAGE for a name that is no variable's.
+ */
+int backup_ssh_command(const char *const *argv, const char *const *env, struct cd_buf *line,
+	struct cd_buf *header, struct cd_error *err);
+
+/*
  * Uploads a run's archive at path to the plan's S3 storage, reads its size
  * and checksum back, and keeps the newest keep runs' copies of that step
  * there. *ret: {"url":s,"verified":bool}.

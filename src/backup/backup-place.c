@@ -70,7 +70,8 @@ const struct backup_place *backup_place_of(const struct cd_run *run, const struc
 	if (b->service)
 		return &backup_place_container;
 	const struct cd_target *t = step->target ? cd_plan_target(run->plan, step->target) : NULL;
-	if (t && t->kind == CD_TARGET_SSH)
+	/* A group too: the SSH place refuses it ("not an SSH host") rather than work here. */
+	if (t && (t->kind == CD_TARGET_SSH || t->kind == CD_TARGET_GROUP))
 		return &backup_place_ssh;
 	return &backup_place_here;
 }

@@ -25,6 +25,12 @@ static int ssh_step_kind(const char *kind)
 	return strcmp(kind, "run") == 0 || strcmp(kind, "check") == 0 || strcmp(kind, "copy") == 0;
 }
 
+/* The step kinds that act on one SSH host, never a group: a backup's data lives on one. */
+static int ssh_host_step_kind(const char *kind)
+{
+	return strcmp(kind, "backup") == 0;
+}
+
 /* What `up` cannot run yet is refused before anything starts. */
 static int preflight_steps(const struct cd_plan *plan, const struct cd_list *steps)
 {
@@ -41,7 +47,8 @@ static int preflight_steps(const struct cd_plan *plan, const struct cd_list *ste
 				s->node->file, s->kind_node->line, s->kind_node->col, s->name, s->kind->name);
 			bad = 1;
 		} else if (t && t->kind != CD_TARGET_LOCAL && t->kind != CD_TARGET_DOCKER &&
-			   !(cd_ssh_is_remote(plan, s->target) && ssh_step_kind(s->kind->name))) {
+			   !(cd_ssh_is_remote(plan, s->target) && ssh_step_kind(s->kind->name)) &&
+			   !(t->kind == CD_TARGET_SSH && ssh_host_step_kind(s->kind->name))) {
 			cd_log_error("%s:%u:%u: step '%s': %s targets cannot be reached by this version of up",
 				s->node->file, s->node->line, s->node->col, s->name,
 				cd_target_kind_names[t->kind]);

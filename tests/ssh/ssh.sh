@@ -114,11 +114,13 @@ rc=$(up "$T/t3s.yaml")
 check "a command killed by a signal: 128+signal and the signal's name" \
 	'[ "$rc" = 1 ] && grep -q "exited with 143" "$T/out" && grep -q "killed by signal TERM" "$T/out"'
 
+# A duration of this test's own, so that looking for it finds no other test's sleep.
+nap="317.$$"
 { head_plan t3t; cat <<EOF2; } >"$T/t3t.yaml"
 phases:
   - name: one
     steps:
-      - run: "echo \$\$ > $T/sleeper.pid; sleep 317"
+      - run: "echo \$\$ > $T/sleeper.pid; sleep $nap"
         target: h2
         timeout: 3s
 EOF2
@@ -133,7 +135,7 @@ for _ in $(seq 1 1200); do
 done
 check "a timeout fails the step" '[ "$rc" = 1 ] && grep -q "timed out after" "$T/out"'
 check "a timeout really stops the remote process" '[ -n "$spid" ] && ! kill -0 "$spid" 2>/dev/null'
-check "... and its children" '! pgrep -x -f "sleep 317" >/dev/null'
+check "... and its children" '! pgrep -x -f "sleep $nap" >/dev/null'
 
 # 4. Injection: plan values arrive as data; the marker file never appears.
 marker=$T/pwned
