@@ -279,6 +279,24 @@ typedef int (*cd_docker_sink)(void *opaque, const void *data, size_t len, struct
 int cd_docker_exec_stream(struct cd_docker *d, const char *id, const char *const *cmd,
 	const char *const *env, int64_t timeout_ms, cd_docker_sink sink, void *opaque, size_t max,
 	struct cd_buf *errtail, int *ret_exit, struct cd_error *err);
+/*
+ * Gives the next piece of a command's stdin: copies up to len bytes into
+ * buf and returns how many, 0 at its end, or < 0 with err set, which stops
+ * the command's stream and is what the call returns.
+ */
+typedef long (*cd_docker_source)(void *opaque, void *buf, size_t len, struct cd_error *err);
+/*
+ * As cd_docker_exec_stream(), with the command's stdin pulled from source
+ * until it ends, when the process sees EOF (sink may be NULL: stdout is
+ * dropped). A process that exits before reading all of it is no error: its
+ * exit code tells how it went. The exchange is an upgraded connection of
+ * the client's transport (local socket or SSH), not libcurl's, so that
+ * stdin can be sent while the output is read.
+ */
+int cd_docker_exec_stdin(struct cd_docker *d, const char *id, const char *const *cmd,
+	const char *const *env, int64_t timeout_ms, cd_docker_source source, void *source_opaque,
+	cd_docker_sink sink, void *sink_opaque, size_t max, struct cd_buf *errtail, int *ret_exit,
+	struct cd_error *err);
 
 /* ---- files in a container: the archive endpoint ---- */
 

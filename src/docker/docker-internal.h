@@ -136,6 +136,33 @@ int docker_demux_feed(struct docker_req *r, const char *data, size_t len);
 /* With keep_tail, cuts each buffer to its last max bytes. */
 void docker_demux_finish(struct docker_demux *m);
 
+/* ---- an upgraded connection: an exec with its stdin attached ---- */
+
+/* What the head of an HTTP reply says. */
+struct docker_head {
+	long status;
+	int raw_stream;         /* Content-Type: a raw or multiplexed stream */
+	int chunked;            /* Transfer-Encoding: chunked */
+	int64_t content_length; /* -1: not given */
+};
+/*
+ * Parses the head of a reply at the start of buf[0..len): the head's length
+ * (through its blank line) when it is whole, 0 when more is needed, -1 when
+ * it is not HTTP.
+ */
+long docker_head_parse(const char *buf, size_t len, struct docker_head *ret);
+/*
+ * Sends r (a POST with its JSON body) on a connection of the transport's
+ * own, asking the engine to upgrade it to a raw stream, then at once sends
+ * what source gives (the write side half-closed at its end) and hands what
+ * comes back to r->stream, until the engine closes the stream or deadline
+ * (monotonic ms) passes. An engine that stops reading ends the sending
+ * quietly. Errors as docker_do(): a reply other than the upgrade is
+ * docker_fail() of it.
+ */
+int docker_hijack(struct cd_docker *d, struct docker_req *r, cd_docker_source source,
+        void *opaque, int64_t deadline, struct cd_error *err);
+
 /* ---- bodies ---- */
 
 /* Streams the open file fd (size bytes) as the body; the caller closes fd. */

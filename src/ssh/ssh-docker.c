@@ -5,7 +5,9 @@
  * joins the other end to an exec channel running dial-stdio. The pump
  * thread owns a session of its own for the target (a libssh2 session
  * belongs to one thread), runs it non-blocking and serves every channel of
- * that engine in one poll loop; half-closes pass through both ways.
+ * that engine in one poll loop; half-closes pass through both ways (an
+ * exec's stdin ends with one). Once the far end takes no more input, what
+ * is sent is dropped while what comes back is still delivered.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@ struct pump_conn {
 	char to_ch[PUMP_BUF], to_fd[PUMP_BUF];
 	size_t to_ch_off, to_ch_len, to_fd_off, to_fd_len;
 	int fd_eof, ch_eof, eof_sent, fd_shut, dead;
+	int input_gone; /* the far end takes no more input: what libcurl sends is dropped */
 	struct pump_conn *next;
 };
 
@@ -90,14 +93,22 @@ static int conn_step(struct pump *p, struct pump_conn *c)
 			c->fd_eof = 1;
 		}
 	}
+	if (c->input_gone)
+		c->to_ch_off = c->to_ch_len;
 	while (c->to_ch_off < c->to_ch_len) {
 		ssize_t w = libssh2_channel_write(c->ch, c->to_ch + c->to_ch_off,
 			c->to_ch_len - c->to_ch_off);
 		if (w == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (w < 0) {
-			c->dead = 1;
-			return moved;
+			/*
+			 * No more input there (a process that exited before reading its
+			 * stdin): what comes back must still reach libcurl, so the
+			 * connection lives on, dropping what is sent.
+			 */
+			c->input_gone = 1;
+			c->to_ch_off = c->to_ch_len;
+			break;
 		}
 		c->to_ch_off += (size_t)w;
 		moved = 1;
@@ -123,7 +134,9 @@ static int conn_step(struct pump *p, struct pump_conn *c)
 			c->to_fd_off = 0;
 			c->to_fd_len = (size_t)n;
 		}
-		ssize_t w = write(c->fd, c->to_fd + c->to_fd_off, c->to_fd_len - c->to_fd_off);
+		/* A library must not rely on its program ignoring SIGPIPE. */
+		ssize_t w = send(c->fd, c->to_fd + c->to_fd_off, c->to_fd_len - c->to_fd_off,
+			MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				c->dead = 1; /* libcurl closed its end */
@@ -139,6 +152,13 @@ static int conn_step(struct pump *p, struct pump_conn *c)
 	if (c->ch_eof && c->to_fd_off == c->to_fd_len && !c->fd_shut) {
 		shutdown(c->fd, SHUT_WR);
 		c->fd_shut = 1;
+		/*
+		 * dial-stdio ends once the engine has closed the stream: what is
+		 * still sent has nowhere to go. It is read and dropped until
+		 * libcurl's end closes, rather than left to stall on a window
+		 * that no one will open again.
+		 */
+		c->input_gone = 1;
 	}
 	if (c->ch_eof && c->fd_eof && c->fd_shut)
 		c->dead = 1;

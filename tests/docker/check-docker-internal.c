@@ -1,14 +1,19 @@
 /*
  * The parts of the Docker client that need no engine: stream framing and
  * JSON lines fed in every chunking, base64url, path and query escaping,
- * reply messages, and the build context's tar and .dockerignore.
+ * reply messages, the upgraded connection of an exec with stdin (against a
+ * stand-in engine on a socketpair), and the build context's tar and
+ * .dockerignore.
  */
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,6 +292,271 @@ START_TEST(test_docker_reply_message)
 }
 END_TEST
 
+/* ---- the upgraded connection of an exec with stdin ---- */
+
+START_TEST(test_docker_head_parse)
+{
+	static const char up[] = "HTTP/1.1 101 UPGRADED\r\n"
+	                         "Content-Type: application/vnd.docker.raw-stream\r\n"
+	                         "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n\x01\0\0\0";
+	static const char old[] =
+	        "HTTP/1.1 200 OK\r\n"
+	        "content-type:  application/vnd.docker.multiplexed-stream \r\n\r\n";
+	static const char refused[] = "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
+	                              "Content-Length: 42\r\n\r\n{\"message\":";
+	static const char chunked[] =
+	        "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct docker_head h;
+
+	ck_assert_int_eq(docker_head_parse(up, sizeof(up) - 1, &h), sizeof(up) - 1 - 4);
+	ck_assert_int_eq(h.status, 101);
+	ck_assert_int_eq(h.raw_stream, 1);
+	ck_assert_int_eq(h.content_length, -1);
+	/* Every prefix of a head is "more needed". */
+	for (size_t n = 0; n < sizeof(up) - 1 - 4; n++)
+		ck_assert_int_eq(docker_head_parse(up, n, &h), 0);
+	ck_assert_int_eq(docker_head_parse(old, sizeof(old) - 1, &h), sizeof(old) - 1);
+	ck_assert_int_eq(h.status, 200);
+	ck_assert_int_eq(h.raw_stream, 1);
+	ck_assert_int_gt(docker_head_parse(refused, sizeof(refused) - 1, &h), 0);
+	ck_assert_int_eq(h.status, 409);
+	ck_assert_int_eq(h.raw_stream, 0);
+	ck_assert_int_eq(h.content_length, 42);
+	ck_assert_int_eq(docker_head_parse(chunked, sizeof(chunked) - 1, &h), sizeof(chunked) - 1);
+	ck_assert_int_eq(h.status, 500);
+	ck_assert_int_eq(h.chunked, 1);
+	ck_assert_int_eq(docker_head_parse("SSH-2.0-OpenSSH\r\n", 17, &h), -1);
+	ck_assert_int_eq(docker_head_parse("HTTP/1.1 2x0 OK\r\n\r\n", 19, &h), -1);
+	ck_assert_int_eq(docker_head_parse("HTTP/1.1 200\r\n\r\n", 16, &h), 16);
+	ck_assert_int_eq(
+	        docker_head_parse("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", 39, &h), -1);
+}
+END_TEST
+
+/*
+ * A stand-in engine on the other end of a socketpair: it reads the request,
+ * answers as the case says, and for an upgrade echoes what stdin brought as
+ * stdout frames (or stops reading early), so the exchange is seen from both
+ * sides.
+ */
+enum fake_case {
+	FAKE_ECHO,     /* 101 with a frame in the same packet; stdin back as frames */
+	FAKE_EARLY,    /* 101; reads 10 bytes of stdin, says so on stderr, closes */
+	FAKE_REFUSED,  /* 409 with the engine's JSON message */
+	FAKE_CHUNKED,  /* 500 with a chunked body */
+	FAKE_NOT_HTTP, /* something else answers */
+	FAKE_SILENT,   /* closes without a word */
+};
+
+struct fake_engine {
+	enum fake_case what;
+	int fd;
+	pthread_t thread;
+	struct cd_buf request; /* the head and body it received */
+	uint64_t stdin_bytes;
+	int saw_eof; /* the write side was half-closed while it could still answer */
+};
+
+static void fake_write(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void fake_frame(int fd, int type, const void *data, size_t len)
+{
+	struct cd_buf b = CD_BUF_INIT;
+	add_frame(&b, type, data, len);
+	fake_write(fd, b.buf, b.len);
+	cd_buf_release(&b);
+}
+
+static void *fake_engine_run(void *arg)
+{
+	struct fake_engine *f = arg;
+	char buf[65536];
+	const char *end;
+	ssize_t n;
+
+	/* The request: a head and a Content-Length body. */
+	while (!(end = strstr(f->request.buf, "\r\n\r\n")) ||
+	        f->request.len < (size_t)(end - f->request.buf) + 4 + 28) {
+		n = recv(f->fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		cd_buf_add(&f->request, buf, (size_t)n);
+	}
+	switch (f->what) {
+	case FAKE_ECHO: {
+		static const char head[] = "HTTP/1.1 101 UPGRADED\r\n"
+		                           "Content-Type: application/vnd.docker.raw-stream\r\n"
+		                           "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+		struct cd_buf first = CD_BUF_INIT;
+		cd_buf_adds(&first, head);
+		add_frame(&first, 1, "hello ", 6);
+		fake_write(f->fd, first.buf, first.len);
+		cd_buf_release(&first);
+		while ((n = recv(f->fd, buf, sizeof(buf), 0)) > 0) {
+			f->stdin_bytes += (uint64_t)n;
+			fake_frame(f->fd, 1, buf, (size_t)n);
+		}
+		f->saw_eof = n == 0;
+		fake_frame(f->fd, 2, "eof seen\n", 9);
+		break;
+	}
+	case FAKE_EARLY: {
+		static const char head[] = "HTTP/1.1 101 UPGRADED\r\n\r\n";
+		fake_write(f->fd, head, sizeof(head) - 1);
+		while (f->stdin_bytes < 10 && (n = recv(f->fd, buf, 10, 0)) > 0)
+			f->stdin_bytes += (uint64_t)n;
+		fake_frame(f->fd, 2, "read 10\n", 8);
+		break;
+	}
+	case FAKE_REFUSED: {
+		static const char reply[] =
+		        "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
+		        "Content-Length: 43\r\n\r\n{\"message\":\"Container web is not "
+		        "running\"}\n";
+		fake_write(f->fd, reply, sizeof(reply) - 1);
+		/* Kept open, as a keep-alive engine would: the length says where it ends. */
+		n = recv(f->fd, buf, sizeof(buf), 0);
+		break;
+	}
+	case FAKE_CHUNKED: {
+		static const char reply[] =
+		        "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+		        "c\r\n{\"message\":\"\r\nf\r\ndisk is full\"}\n\r\n0\r\n\r\n";
+		fake_write(f->fd, reply, sizeof(reply) - 1);
+		n = recv(f->fd, buf, sizeof(buf), 0);
+		break;
+	}
+	case FAKE_NOT_HTTP:
+		fake_write(f->fd, "SSH-2.0-OpenSSH_9.2\r\n", 21);
+		break;
+	case FAKE_SILENT:
+		break;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+static int fake_open(void *ctx, struct cd_error *err)
+{
+	struct fake_engine *f = ctx;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return cd_error_set_errno(err, errno, "socketpair");
+	f->fd = sv[1];
+	ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_engine_run, f), 0);
+	return sv[0];
+}
+
+struct stdin_gen {
+	uint64_t left;
+	struct cd_buf sent;
+};
+
+static long gen_source(void *opaque, void *buf, size_t len, struct cd_error *err)
+{
+	struct stdin_gen *g = opaque;
+	char *p = buf;
+
+	(void)err;
+	if (len > g->left)
+		len = (size_t)g->left;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)('a' + (g->sent.len + i) % 23);
+	cd_buf_add(&g->sent, p, len);
+	g->left -= len;
+	return (long)len;
+}
+
+struct hijack_case {
+	enum fake_case what;
+	int rc;
+	const char *out, *err, *msg; /* out NULL: the stdin sent, after "hello " */
+};
+
+static const struct hijack_case hijack_cases[] = {
+        {FAKE_ECHO, 0, NULL, "eof seen\n", NULL},
+        {FAKE_EARLY, 0, "", "read 10\n", NULL},
+        {FAKE_REFUSED, CD_EFAIL, "", "",
+                "cannot run 'x' in container 'web': Container web is not running"},
+        {FAKE_CHUNKED, CD_EREMOTE, "", "", "cannot run 'x' in container 'web': disk is full"},
+        {FAKE_NOT_HTTP, CD_EREMOTE, "", "",
+                "cannot run 'x' in container 'web': the engine's answer is not HTTP"},
+        {FAKE_SILENT, CD_EREMOTE, "", "",
+                "cannot run 'x' in container 'web': the Docker engine at fake closed the "
+                "connection without answering"},
+};
+
+START_TEST(test_docker_hijack_cases)
+{
+	const struct hijack_case *c = &hijack_cases[_i];
+	struct fake_engine f = {.what = c->what, .request = CD_BUF_INIT};
+	struct cd_docker_transport t = {.open = fake_open, .ctx = &f, .description = "fake"};
+	struct stdin_gen g = {.left = 3u << 20, .sent = CD_BUF_INIT};
+	struct cd_buf out = CD_BUF_INIT, eout = CD_BUF_INIT;
+	struct docker_demux m = {.out = &out, .err = &eout, .max = 8u << 20};
+	struct cd_error err = CD_ERROR_INIT;
+	struct cd_docker_stats stats;
+	struct cd_docker *d;
+	struct docker_req r;
+	int rc;
+
+	ck_assert_int_eq(cd_docker_open_transport(&t, &d, &err), 0);
+	docker_req_init(&r, "POST", "/exec/%s/start", "abc");
+	docker_req_what(&r, "cannot run '%s' in container '%s'", "x", "web");
+	r.send = cd_xstrdup("{\"Detach\":false,\"Tty\":false}");
+	r.send_len = strlen(r.send);
+	r.content_type = "application/json";
+	r.stream = docker_demux_feed;
+	r.stream_ctx = &m;
+	rc = docker_hijack(d, &r, gen_source, &g, cd_time_mono_ms() + 60000, &err);
+	ck_assert_int_eq(pthread_join(f.thread, NULL), 0);
+	ck_assert_msg(rc == c->rc, "%d %s", rc, err.msg);
+	if (c->msg)
+		ck_assert_str_eq(err.msg, c->msg);
+	ck_assert_msg(strncmp(f.request.buf,
+	                      "POST /v1.41/exec/abc/start HTTP/1.1\r\nHost: docker\r\n", 51) == 0,
+	        "%s", f.request.buf);
+	ck_assert_ptr_nonnull(strstr(f.request.buf, "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"));
+	ck_assert_ptr_nonnull(strstr(
+	        f.request.buf, "\r\nContent-Type: application/json\r\nContent-Length: 28\r\n"));
+	ck_assert_ptr_nonnull(strstr(f.request.buf, "\r\n\r\n{\"Detach\":false,\"Tty\":false}"));
+	if (c->out) {
+		ck_assert_str_eq(out.buf, c->out);
+	} else {
+		/* Everything sent came back, and the engine saw EOF before it answered last. */
+		ck_assert_int_eq(f.saw_eof, 1);
+		ck_assert_uint_eq(f.stdin_bytes, 3u << 20);
+		ck_assert_uint_eq(out.len, 6 + g.sent.len);
+		ck_assert_int_eq(memcmp(out.buf, "hello ", 6), 0);
+		ck_assert_int_eq(memcmp(out.buf + 6, g.sent.buf, g.sent.len), 0);
+	}
+	ck_assert_str_eq(eout.buf, c->err);
+	if (c->what == FAKE_EARLY)
+		ck_assert_uint_lt(g.sent.len, 3u << 20);
+	cd_docker_get_stats(d, &stats);
+	ck_assert_uint_eq(stats.calls, 1);
+	ck_assert_uint_eq(stats.mutating, 1);
+	docker_req_release(&r);
+	cd_docker_free(d);
+	cd_buf_release(&f.request);
+	cd_buf_release(&g.sent);
+	cd_buf_release(&out);
+	cd_buf_release(&eout);
+	cd_error_release(&err);
+}
+END_TEST
+
 /* ---- the build context ---- */
 
 static char ctx_dir[128];
@@ -438,6 +708,8 @@ static Suite *docker_internal_suite(void)
 	tcase_add_test(tc, test_docker_base64url);
 	tcase_add_test(tc, test_docker_req_escaping);
 	tcase_add_test(tc, test_docker_reply_message);
+	tcase_add_test(tc, test_docker_head_parse);
+	tcase_add_loop_test(tc, test_docker_hijack_cases, 0, CD_ARRAY_SIZE(hijack_cases));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("context");
 	tcase_add_unchecked_fixture(tc, context_setup, context_teardown);

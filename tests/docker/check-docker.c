@@ -1115,6 +1115,172 @@ START_TEST(test_docker_exec_stream)
 }
 END_TEST
 
+/* A command's stdin: n bytes of a xorshift sequence, hashed as they are given; fails at fail_at. */
+struct stdin_feed {
+	uint32_t x;
+	uint64_t left, given, fail_at; /* fail_at 0: never */
+	struct cd_sha256 sha;
+};
+
+static void feed_init(struct stdin_feed *f, uint64_t n)
+{
+	memset(f, 0, sizeof(*f));
+	f->x = 2463534242u;
+	f->left = n;
+	cd_sha256_init(&f->sha);
+}
+
+static long feed_source(void *opaque, void *buf, size_t len, struct cd_error *err)
+{
+	struct stdin_feed *f = opaque;
+	unsigned char *p = buf;
+
+	if (f->fail_at && f->given >= f->fail_at)
+		return cd_error_set(err, CD_EIO, "the test's dump cannot be read");
+	if (len > f->left)
+		len = (size_t)f->left;
+	/* Odd sizes, so that pieces and frames never line up. */
+	if (len > 40000)
+		len = 40000 - (size_t)(f->given % 7);
+	for (size_t i = 0; i < len; i++) {
+		f->x ^= f->x << 13;
+		f->x ^= f->x >> 17;
+		f->x ^= f->x << 5;
+		p[i] = (unsigned char)(f->x >> 7);
+	}
+	cd_sha256_update(&f->sha, buf, len);
+	f->left -= len;
+	f->given += len;
+	return (long)len;
+}
+
+static int collect_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
+{
+	(void)err;
+	cd_buf_add(opaque, data, len);
+	return 0;
+}
+
+#define STDIN_MIB 20
+
+START_TEST(test_docker_exec_stdin)
+{
+	static const char *const store[] = {"/bin/busybox", "sh", "-c",
+	        "/bin/busybox cat > /tmp/x && echo \"stored $(/bin/busybox wc -c < /tmp/x) "
+	        "bytes\" >&2 && /bin/busybox sha256sum /tmp/x",
+	        NULL};
+	static const char *const fail[] = {"/bin/busybox", "sh", "-c",
+	        "/bin/busybox cat > /dev/null; echo \"the restore went wrong: $CD_WHY\" >&2; exit "
+	        "4",
+	        NULL};
+	static const char *const early[] = {
+	        "/bin/busybox", "sh", "-c", "/bin/busybox head -c 10 > /dev/null", NULL};
+	static const char *const none[] = {
+	        "/bin/busybox", "sh", "-c", "/bin/busybox wc -c; echo no more >&2", NULL};
+	struct cd_error err = CD_ERROR_INIT;
+	struct cd_docker_stats before, after;
+	struct cd_buf out = CD_BUF_INIT, etail;
+	struct stdin_feed f;
+	char *name = name_of("exec-stdin"), *id = start_sleeper(name, "none"), want[65];
+	int code = -1;
+
+	/* 20 MiB in, stored whole: the container's sha256 is ours. */
+	feed_init(&f, (uint64_t)STDIN_MIB << 20);
+	cd_docker_get_stats(dk, &before);
+	ck_assert_msg(cd_docker_exec_stdin(dk, id, store, NULL, 120000, feed_source, &f,
+	                      collect_sink, &out, 0, &etail, &code, &err) == 0,
+	        "%s", err.msg);
+	cd_docker_get_stats(dk, &after);
+	cd_sha256_final_hex(&f.sha, want);
+	ck_assert_int_eq(code, 0);
+	ck_assert_uint_eq(f.left, 0);
+	ck_assert_msg(strncmp(out.buf, want, 64) == 0 && strcmp(out.buf + 64, "  /tmp/x\n") == 0,
+	        "container: %s, here: %s", out.buf, want);
+	ck_assert_str_eq(etail.buf, "stored 20971520 bytes\n");
+	/* Create, the upgraded start and at least one inspect; two of them change something. */
+	ck_assert_uint_ge(after.calls - before.calls, 3);
+	ck_assert_uint_eq(after.mutating - before.mutating, 2);
+	cd_buf_release(&etail);
+	cd_buf_reset(&out);
+
+	/* A failing command: its exit code, and the tail of its stderr (max bytes of it). */
+	feed_init(&f, 3u << 20);
+	ck_assert_msg(
+	        cd_docker_exec_stdin(dk, id, fail, (const char *const[]){"CD_WHY=from-env", NULL},
+	                120000, feed_source, &f, NULL, NULL, 25, &etail, &code, &err) == 0,
+	        "%s", err.msg);
+	ck_assert_int_eq(code, 4);
+	ck_assert_str_eq(etail.buf, "ore went wrong: from-env\n");
+	cd_sha256_release(&f.sha);
+	cd_buf_release(&etail);
+
+	/* A command that reads 10 bytes of 20 MiB and exits: no hang, its exit code. */
+	feed_init(&f, (uint64_t)STDIN_MIB << 20);
+	ck_assert_msg(cd_docker_exec_stdin(dk, id, early, NULL, 120000, feed_source, &f,
+	                      collect_sink, &out, 0, &etail, &code, &err) == 0,
+	        "%s", err.msg);
+	ck_assert_int_eq(code, 0);
+	ck_assert_uint_gt(f.left, 0);
+	ck_assert_str_eq(out.buf, "");
+	cd_sha256_release(&f.sha);
+	cd_buf_release(&etail);
+
+	/* Empty stdin: EOF at once. */
+	feed_init(&f, 0);
+	ck_assert_msg(cd_docker_exec_stdin(dk, id, none, NULL, 60000, feed_source, &f, collect_sink,
+	                      &out, 0, &etail, &code, &err) == 0,
+	        "%s", err.msg);
+	ck_assert_int_eq(code, 0);
+	ck_assert_str_eq(out.buf, "0\n");
+	ck_assert_str_eq(etail.buf, "no more\n");
+	cd_sha256_release(&f.sha);
+	cd_buf_release(&etail);
+	cd_buf_reset(&out);
+
+	/* A source that fails stops the call with its own error. */
+	feed_init(&f, (uint64_t)STDIN_MIB << 20);
+	f.fail_at = 1u << 20;
+	ck_assert_int_eq(cd_docker_exec_stdin(dk, id, store, NULL, 120000, feed_source, &f,
+	                         collect_sink, &out, 0, &etail, &code, &err),
+	        CD_EIO);
+	ck_assert_msg(strstr(err.msg, "cannot run '/bin/busybox' in container '") == err.msg &&
+	                      strstr(err.msg, "': the test's dump cannot be read"),
+	        "%s", err.msg);
+	cd_sha256_release(&f.sha);
+	cd_buf_release(&etail);
+
+	/* A command that outlives the deadline: the call ends, saying so. */
+	{
+		static const char *const slow[] = {"/bin/busybox", "sleep", "30", NULL};
+		feed_init(&f, 1u << 20);
+		ck_assert_int_eq(cd_docker_exec_stdin(dk, id, slow, NULL, 1000, feed_source, &f,
+		                         collect_sink, &out, 0, &etail, &code, &err),
+		        CD_EREMOTE);
+		ck_assert_msg(
+		        strstr(err.msg, "'/bin/busybox' in container '") == err.msg &&
+		                strstr(err.msg,
+		                        "' did not finish within 1s (it may still run there)"),
+		        "%s", err.msg);
+		cd_sha256_release(&f.sha);
+		cd_buf_release(&etail);
+	}
+
+	/* A container that is gone: the engine's 404 before anything is sent. */
+	ck_assert_msg(cd_docker_container_remove(dk, id, 1, 1, &err) == 0, "%s", err.msg);
+	feed_init(&f, 10);
+	ck_assert_int_eq(cd_docker_exec_stdin(dk, id, store, NULL, 60000, feed_source, &f,
+	                         collect_sink, &out, 0, &etail, &code, &err),
+	        CD_ENOTFOUND);
+	ck_assert_uint_eq(f.given, 0);
+	cd_sha256_release(&f.sha);
+	cd_buf_release(&etail);
+	cd_buf_release(&out);
+	cd_error_release(&err);
+	free(id);
+	free(name);
+}
+END_TEST
+
 START_TEST(test_docker_logs_wait)
 {
 	static const char *const cmd[] = {"/bin/busybox", "sh", "-c",
@@ -1799,6 +1965,7 @@ static Suite *docker_suite(void)
 	tcase_add_test(tc, test_docker_container_conflict);
 	tcase_add_test(tc, test_docker_exec);
 	tcase_add_test(tc, test_docker_exec_stream);
+	tcase_add_test(tc, test_docker_exec_stdin);
 	tcase_add_test(tc, test_docker_logs_wait);
 	tcase_add_test(tc, test_docker_container_list);
 	tcase_add_test(tc, test_docker_network);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SSH targets end to end, against real OpenSSH servers started here on
 # 127.0.0.1 (each with its own host keys) and stopped by PID at the end.
-# usage: ssh.sh CORPDEPLOY SOURCE_ROOT
+# usage: ssh.sh CORPDEPLOY SOURCE_ROOT DOCKER_EXEC_STDIN
 set -u
 bin=$1
+exec_stdin=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 SSH_TEST_DIR=$(mktemp -d /tmp/cd-ssh-test.XXXXXX)
 T=$SSH_TEST_DIR
@@ -410,6 +411,47 @@ EOF2
 		'[ "$rc" = 0 ] && grep -q "Docker Engine" "$T/out" && [ "$(docker ps -q --filter "label=corpdeploy.plan=$dtag" | wc -l)" = 1 ]'
 	check "... over the SSH connection (sshd ran dial-stdio)" \
 		'grep -q "dial-stdio\|Accepted publickey" "$T/h1/sshd.log"'
+
+	# 18. stdin into a container of the remote engine: 20 MiB through dial-stdio, whose
+	#     half-close at the end reaches the process as EOF; then one that stops reading early.
+	api=$(docker ps -q --filter "label=corpdeploy.plan=$dtag" | head -1)
+	head -c 20M /dev/urandom >"$T/dump.bin"
+	want=$(sha256sum <"$T/dump.bin" | cut -d' ' -f1)
+	"$exec_stdin" "$KH" "$T/stack/plan.yaml" remote "$api" /bin/busybox sh -c \
+		'/bin/busybox cat > /stdin.bin && /bin/busybox sha256sum /stdin.bin; rm -f /stdin.bin' \
+		<"$T/dump.bin" >"$T/exec.out" 2>"$T/out"
+	rc=$?
+	check "remote Docker: 20 MiB on an exec's stdin arrive whole (dial-stdio passes the EOF on)" \
+		'[ "$rc" = 0 ] && grep -qx "exit 0" "$T/out" && [ "$(cut -d" " -f1 "$T/exec.out")" = "$want" ]'
+	"$exec_stdin" "$KH" "$T/stack/plan.yaml" remote "$api" /bin/busybox sh -c \
+		'/bin/busybox head -c 10 >/dev/null; echo stopped early >&2; exit 3' \
+		<"$T/dump.bin" >"$T/exec.out" 2>"$T/out"
+	rc=$?
+	check "remote Docker: a command that stops reading ends the call with its exit code" \
+		'[ "$rc" = 0 ] && grep -qx "exit 3" "$T/out" && grep -qx "stopped early" "$T/out"'
+	rm -f "$T/dump.bin"
+
+	# 19. A database backup of the remote service and its restore: both commands run in its
+	#     container through dial-stdio, the dump on the restore command's stdin.
+	sed -n '1,/^phases:/p' "$T/stack/plan.yaml" >"$T/stack/backup.yaml"
+	cat >>"$T/stack/backup.yaml" <<'EOF2'
+  - name: backup
+    steps:
+      - name: api-dump
+        backup: database
+        service: api
+        dump: [/bin/busybox, cat, /www/health]
+        restore: [/bin/busybox, sh, -c, '/bin/busybox cat > /www/health.restored']
+EOF2
+	# backup and restore take no --known-hosts: h1's key goes where ssh keeps it.
+	host_key_line h1 "${P[h1]}" >>"$HOME/.ssh/known_hosts"
+	"$bin" --no-color backup "$T/stack/backup.yaml" >"$T/out" 2>&1
+	brun=$(sed -n 's/^run //p' "$T/out")
+	"$bin" --no-color restore "$T/stack/backup.yaml" --run "$brun" >"$T/out" 2>&1
+	rc=$?
+	check "remote Docker: a dump restored into the remote service's container" \
+		'[ -n "$brun" ] && [ "$rc" = 0 ] && grep -q "api-dump: database restored" "$T/out" &&
+		[ "$(docker exec "$api" /bin/busybox cat /www/health.restored)" = "$(docker exec "$api" /bin/busybox cat /www/health)" ]'
 else
 	echo "not ok - remote Docker: no Docker engine could be started"
 	fails=$((fails + 1))
