@@ -233,7 +233,29 @@ check "the down command took it back to the head it found" \
 	'grep -q "taken back to version 0002_sectors by its down command" "$work/out"'
 check "checksums equal to the run's start" '[ "$(sums)" = "$at_head" ]'
 
-# 4. No secret of the plan in any output, report, journal or manifest.
+# 4. A down migration that fails: the rollback restores this run's dump, by pg_restore
+# inside the postgres container, and says so.
+alembic_by_hand downgrade 0001_initial >"$work/out" 2>&1
+echo 'select this_down_migration_fails;' >"$ctx/root/migrations/0002_sectors.down.sql"
+docker build -q -t "$image" "$ctx" >"$work/build.log" 2>&1 ||
+	{ cat "$work/build.log"; echo "Bail out! cannot rebuild the stand-in api image"; exit 1; }
+cmd up "$plan"; rc=$?
+run4=$(latest_run)
+check "a failure after a migration whose down command fails rolls back (exit 1)" '[ $rc = 1 ]'
+check "the down command failed, and the dump was restored instead" \
+	'grep -q "restoring the database from this run.s dump" "$work/out" &&
+	 grep -q "taken back by restoring the dump of .database-backup. (version 0001_initial)" "$work/out"'
+check "schema and table checksums equal to before, at 0001_initial" \
+	'[ "$(sums)" = "$before" ] && [ "$(version)" = 0001_initial ]'
+check "the report says the migration was taken back by the dump" 'python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+steps = [s for p in r[\"phases\"] for s in p[\"steps\"]]
+m = [s for s in steps if s[\"name\"] == \"alembic-upgrade\"][0][\"details\"][\"migration\"]
+assert m[\"rollback\"] == \"restore\", m
+" "$(run_dir "$run4")/report.json"'
+
+# 5. No secret of the plan in any output, report, journal or manifest.
 leak=0
 values=$(sed -n 's/^[A-Z_]*=//p' "$site/.env.production" | grep -v '^S3RVER$')
 for f in "${logs[@]}" $(find "$work/state" -type f ! -name '*.tar.zst'); do
