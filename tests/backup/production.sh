@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The reference plan's own backup and database-migration phases
-# (plans/production.yaml, through production-plan.py, which says what it
-# replaces) against a PostgreSQL and an s3rver started here (pg-lib.sh),
-# with the migration run by the plan's unchanged commands, `alembic upgrade
-# head` and so on, in a one-off container of a stand-in api image: busybox,
-# psql and an alembic shim (alembic/). Shows: the config and the database
-# backed up (archive, manifest, upload), the dump restorable; the migration
+# The reference plan's own backup, infrastructure and database-migration
+# phases (plans/production.yaml, through production-plan.py, which says
+# what it replaces) against a PostgreSQL that corpdeploy deploys as the
+# plan's postgres service (an image built here from this machine's
+# PostgreSQL 15, pg-image.sh) and an s3rver (pg-lib.sh), with the
+# migration run by the plan's unchanged commands, `alembic upgrade head`
+# and so on, in a one-off container of a stand-in api image (busybox, psql
+# and an alembic shim, alembic/) on the plan's backend network. Shows: a
+# first deployment, which finds no database to back up and says so; the
+# config and the database (pg_dump inside the postgres container) backed
+# up (archive, manifest, upload), the dump restorable; the migration
 # applied and its versions recorded before and after; a failing step after
 # the migration rolls it back by its down command, and the database
-# checksums equal the ones before; a migration that cannot be taken back by
-# its down command is taken back by the dump; no secret in any output.
+# checksums equal the ones before; `corpdeploy restore` feeds the dump to
+# pg_restore inside the container; no secret in any output.
 #
 #   production.sh CORPDEPLOY SOURCE_ROOT
 # Checks are eval'd strings, which read variables shellcheck cannot see.
@@ -21,19 +25,27 @@ top=$(realpath "$2")
 here=$top/tests/backup
 # shellcheck source=tests/backup/pg-lib.sh
 source "$here/pg-lib.sh"
+# shellcheck source=tests/backup/pg-image.sh
+source "$here/pg-image.sh"
 work=$(mktemp -d -t corpdeploy-production.XXXXXX)
 chmod 755 "$work"
 release="pp$$"
 image="corp/api:$release"
+pg_image="corp/postgres-test:$release"
+plan_name="corporate-intelligence-$release"
+pgc="$plan_name-postgres"
 site=$work/site
 pass=0
 fail=0
 started_dockerd=""
 
 cleanup() {
+	docker ps -aq --filter "label=corpdeploy.plan=$plan_name" | xargs -r docker rm -f -v >/dev/null 2>&1
 	docker ps -aq --filter "ancestor=$image" | xargs -r docker rm -f >/dev/null 2>&1
-	docker rmi -f "$image" >/dev/null 2>&1
-	pg_down
+	docker volume ls -q --filter "label=corpdeploy.plan=$plan_name" | xargs -r docker volume rm >/dev/null 2>&1
+	docker network ls -q --filter "label=corpdeploy.plan=$plan_name" | xargs -r docker network rm >/dev/null 2>&1
+	docker images -q "corpdeploy-keep/$plan_name-*" | xargs -r docker rmi -f >/dev/null 2>&1
+	docker rmi -f "$image" "$pg_image" >/dev/null 2>&1
 	s3_down
 	if [ -n "$started_dockerd" ]; then
 		kill "$started_dockerd" 2>/dev/null
@@ -61,35 +73,15 @@ for s in "${secrets[@]}"; do printf '%s=%s-%s\n' "$s" "$s" "$(random)" >>"$site/
 printf 'BACKUP_S3_ACCESS_KEY=S3RVER\nBACKUP_S3_SECRET_KEY=S3RVER\n' >>"$site/.env.production"
 db_password=$(sed -n 's/^POSTGRES_PASSWORD=//p' "$site/.env.production")
 
-# ---- PostgreSQL: the plan's role and database (vars POSTGRES_USER, POSTGRES_DB) at revision 0001 ----
-superpw=$(random)
-pg_up "$work/pg" "$superpw" || { echo "Bail out! postgres did not start"; exit 1; }
-export PGHOST=127.0.0.1 PGPORT=$PG_PORT
-PGUSER=postgres PGPASSWORD=$superpw psql -q -d postgres -v ON_ERROR_STOP=1 \
-	-v pw="$db_password" >/dev/null <<'SQL'
-create role corp login password :'pw';
-create database corp owner corp;
-SQL
-# pg_dump and pg_restore as the plan runs them (-U corp) find the password here, not in argv.
-printf '127.0.0.1:%s:*:corp:%s\n' "$PG_PORT" "$db_password" >"$work/pgpass"
-chmod 600 "$work/pgpass"
-export PGPASSFILE=$work/pgpass
-db() { psql -U corp -d corp -X -tA -v ON_ERROR_STOP=1 "$@"; }
-db -q -f "$here/alembic/0001_initial.up.sql" \
-	-c "create table alembic_version (version_num varchar(32) not null primary key)" \
-	-c "insert into alembic_version values ('0001_initial')"
-sums() { echo "$(PGUSER=corp pg_schema_sum corp) $(PGUSER=corp pg_data_sum corp)"; }
-version() { db -c "select version_num from alembic_version"; }
-before=$(sums)
-
 # ---- s3rver, with the plan's bucket ----
 read -r bucket prefix < <(python3 -c 'import sys, yaml
 s = yaml.safe_load(open(sys.argv[1]))["backup_storage"]
 print(s["bucket"], s["prefix"])' "$top/plans/production.yaml")
 s3_up "$work/s3" "$bucket" || { echo "Bail out! s3rver did not start"; exit 1; }
 
-# ---- the stand-in api image: busybox, psql with its libraries, the alembic shim ----
+# ---- the images: PostgreSQL, and the stand-in api (busybox, psql with its libraries, the alembic shim) ----
 started_dockerd=$("$top/scripts/dockerd-up.sh") || { echo "Bail out! no Docker engine"; exit 1; }
+pg_image_build "$pg_image" "$work/pg-image" || { echo "Bail out! cannot build the PostgreSQL image"; exit 1; }
 ctx=$work/image
 mkdir -p "$ctx/root/bin" "$ctx/root/usr/local/bin" "$ctx/root/migrations" "$ctx/root/etc"
 install -m 0755 /bin/busybox "$ctx/root/bin/busybox"
@@ -106,16 +98,30 @@ cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM scratch
 COPY root/ /
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
-ENV PATH=/usr/local/bin:/bin PGHOST=127.0.0.1 PGPORT=$PG_PORT
+ENV PATH=/usr/local/bin:/bin
 DOCKERFILE
 docker build -q -t "$image" "$ctx" >"$work/build.log" 2>&1 ||
 	{ cat "$work/build.log"; echo "Bail out! cannot build the stand-in api image"; exit 1; }
+
+# The test reads the database as the plan's user inside its container (trust on the local socket):
+# pg_lib's checksums call pg_dump and psql, which these functions send there.
+pg_dump() { docker exec -i "$pgc" pg_dump -U corp "$@"; }
+psql() { docker exec -i "$pgc" psql -U corp "$@"; }
+db() { psql -d corp -X -tA -v ON_ERROR_STOP=1 "$@"; }
+sums() { echo "$(pg_schema_sum corp) $(pg_data_sum corp)"; }
+version() { db -c "select version_num from alembic_version"; }
+# The image's own alembic, as an operator would run it, on the plan's backend network.
+alembic_by_hand() {
+	docker run --rm --network "${plan_name}_backend" \
+		-e DATABASE_URL="postgresql://corp:$db_password@postgres:5432/corp" "$image" alembic "$@"
+}
 
 # ---- the plan: production.yaml's phases, LAST_STEP_EXIT for the step after the migration ----
 plan=$site/production.yaml
 write_plan() { # LAST_STEP_EXIT
 	python3 "$here/production-plan.py" "$top/plans/production.yaml" "$plan" "$work/state" \
-		"http://127.0.0.1:$S3_PORT" "$release" "$1" || { echo "Bail out! production-plan.py failed"; exit 1; }
+		"http://127.0.0.1:$S3_PORT" "$release" "$pg_image" "$1" ||
+		{ echo "Bail out! production-plan.py failed"; exit 1; }
 }
 logs=()
 cmd() {
@@ -125,19 +131,35 @@ cmd() {
 	logs+=("$work/out.${#logs[@]}")
 	return $rc
 }
-latest_run() { ls "$work/state/corporate-intelligence/runs" | sort | tail -1; }
-run_dir() { echo "$work/state/corporate-intelligence/runs/$1"; }
+latest_run() { ls "$work/state/$plan_name/runs" | sort | tail -1; }
+run_dir() { echo "$work/state/$plan_name/runs/$1"; }
 manifest() { zstd -dc "$1" | tar -xO MANIFEST.json; }
 
 write_plan 0
 cmd lint "$plan"; rc=$?
 check "the derived plan lints" '[ $rc = 0 ]'
 
+# 0. A first deployment: no database yet to back up; postgres deployed; migrated from base to head.
+cmd up "$plan"; rc=$?
+check "a first deployment runs (exit 0)" '[ $rc = 0 ]'
+check "the database backup says there was no container to dump" \
+	'grep -q "nothing to back up: service .postgres. has no container yet" "$work/out"'
+check "postgres is deployed, healthy by its pg_isready check" \
+	'grep -q "postgres healthy after" "$work/out" && [ "$(docker inspect -f "{{.State.Running}}" "$pgc" 2>/dev/null)" = true ]'
+check "the migration ran from base to head over the plan's network" \
+	'[ "$(version)" = 0002_sectors ] && grep -qF "(version (none) -> 0002_sectors)" "$work/out"'
+# Back to revision 0001 by hand: the state every later case starts from.
+alembic_by_hand downgrade 0001_initial >"$work/out" 2>&1
+check "downgraded by hand to 0001_initial" '[ "$(version)" = 0001_initial ]'
+before=$(sums)
+
 # 1. A run that succeeds: both backups taken and uploaded, the migration applied and recorded.
 cmd up "$plan"; rc=$?
-check "backup and migration phases run (exit 0)" '[ $rc = 0 ]'
+check "backup, infrastructure and migration phases run (exit 0)" '[ $rc = 0 ]'
 run=$(latest_run)
 dir=$(run_dir "$run")
+check "postgres was left running as it was (same release)" \
+	'grep -q "unchanged" "$work/out" && [ "$(docker inspect -f "{{.State.Running}}" "$pgc")" = true ]'
 check "the migration is at the image's head" '[ "$(version)" = 0002_sectors ]'
 check "the output shows the versions before and after" \
 	'grep -q "(version 0001_initial -> 0002_sectors)" "$work/out"'
@@ -147,6 +169,8 @@ r = json.load(open(sys.argv[1]))
 steps = [s for p in r[\"phases\"] for s in p[\"steps\"]]
 m = [s for s in steps if s[\"name\"] == \"alembic-upgrade\"][0][\"details\"][\"migration\"]
 assert m[\"version_before\"] == \"0001_initial\" and m[\"version_after\"] == \"0002_sectors\", m
+d = [s for s in steps if s[\"name\"] == \"database-backup\"][0][\"details\"][\"database\"]
+assert d[\"service\"] == \"postgres\", d
 " "$dir/report.json"'
 check "database archive and config archive, mode 0600" \
 	'[ "$(stat -c %a "$dir/backup-database-backup.tar.zst")" = 600 ] && [ "$(stat -c %a "$dir/backup-config-backup.tar.zst")" = 600 ]'
@@ -167,16 +191,14 @@ check "the dump was uploaded to the plan's bucket and read back" \
 cmd restore "$plan" --run "$run" --verify-only; rc=$?
 check "restore --verify-only finds both archives whole" '[ $rc = 0 ]'
 # The dump restorable: its parts, in order, into an empty database, give the database of before.
-PGUSER=postgres PGPASSWORD=$superpw createdb -O corp corp_check
+psql -d postgres -q -c "create database corp_check" >/dev/null
 zstd -dc "$dir/backup-database-backup.tar.zst" | tar -xO --wildcards 'database-backup.dump.part*' |
-	pg_restore -U corp -d corp_check --single-transaction 2>"$work/out"; rc=$?
+	docker exec -i "$pgc" pg_restore -U corp -d corp_check --single-transaction 2>"$work/out"; rc=$?
 check "the dump restores into an empty database" '[ $rc = 0 ]'
 check "and holds revision 0001 with the checksums of before" \
-	'[ "$(echo "$(PGUSER=corp pg_schema_sum corp_check) $(PGUSER=corp pg_data_sum corp_check)")" = "$before" ]'
+	'[ "$(echo "$(pg_schema_sum corp_check) $(pg_data_sum corp_check)")" = "$before" ]'
 
-# Back to 0001 with the image's own alembic, as an operator would.
-DATABASE_URL="postgresql://corp:$db_password@postgres:5432/corp" docker run --rm --network host \
-	-e DATABASE_URL "$image" alembic downgrade 0001_initial >"$work/out" 2>&1
+alembic_by_hand downgrade 0001_initial >"$work/out" 2>&1
 check "downgraded by hand to the checksums of before" '[ "$(sums)" = "$before" ]'
 
 # 2. The step after the migration fails: the down migration, back to the checksums of before.
@@ -190,8 +212,10 @@ check "rollback ran alembic downgrade 0001_initial" \
 check "schema and table checksums equal to before" '[ "$(sums)" = "$before" ] && [ "$(version)" = 0001_initial ]'
 check "the one-off containers are gone" \
 	'[ -z "$(docker ps -aq --filter "ancestor=$image")" ]'
+check "postgres still runs" '[ "$(docker inspect -f "{{.State.Running}}" "$pgc")" = true ]'
 
-# The plan's restore command puts back data lost since: rows deleted, then the run's dump.
+# The plan's restore command puts back data lost since: rows deleted, then the run's dump,
+# fed to pg_restore inside the postgres container.
 db -q -c "delete from filings where id % 3 = 0" -c "update companies set name = 'lost'"
 cmd restore "$plan" --run "$run2" --step database-backup; rc=$?
 check "restore --step database-backup (exit 0)" '[ $rc = 0 ] && grep -q "database restored" "$work/out"'
@@ -209,7 +233,29 @@ check "the down command took it back to the head it found" \
 	'grep -q "taken back to version 0002_sectors by its down command" "$work/out"'
 check "checksums equal to the run's start" '[ "$(sums)" = "$at_head" ]'
 
-# 4. No secret of the plan in any output, report, journal or manifest.
+# 4. A down migration that fails: the rollback restores this run's dump, by pg_restore
+# inside the postgres container, and says so.
+alembic_by_hand downgrade 0001_initial >"$work/out" 2>&1
+echo 'select this_down_migration_fails;' >"$ctx/root/migrations/0002_sectors.down.sql"
+docker build -q -t "$image" "$ctx" >"$work/build.log" 2>&1 ||
+	{ cat "$work/build.log"; echo "Bail out! cannot rebuild the stand-in api image"; exit 1; }
+cmd up "$plan"; rc=$?
+run4=$(latest_run)
+check "a failure after a migration whose down command fails rolls back (exit 1)" '[ $rc = 1 ]'
+check "the down command failed, and the dump was restored instead" \
+	'grep -q "restoring the database from this run.s dump" "$work/out" &&
+	 grep -q "taken back by restoring the dump of .database-backup. (version 0001_initial)" "$work/out"'
+check "schema and table checksums equal to before, at 0001_initial" \
+	'[ "$(sums)" = "$before" ] && [ "$(version)" = 0001_initial ]'
+check "the report says the migration was taken back by the dump" 'python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+steps = [s for p in r[\"phases\"] for s in p[\"steps\"]]
+m = [s for s in steps if s[\"name\"] == \"alembic-upgrade\"][0][\"details\"][\"migration\"]
+assert m[\"rollback\"] == \"restore\", m
+" "$(run_dir "$run4")/report.json"'
+
+# 5. No secret of the plan in any output, report, journal or manifest.
 leak=0
 values=$(sed -n 's/^[A-Z_]*=//p' "$site/.env.production" | grep -v '^S3RVER$')
 for f in "${logs[@]}" $(find "$work/state" -type f ! -name '*.tar.zst'); do
