@@ -154,35 +154,16 @@ check "history lists the run as rolled back, its report says restore" \
 #    exec; a migration that fails half way is taken back by the restore, schema and data
 #    checksums as before.
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
-pg_lib=$(dirname "$pg_bin")/lib
-pg_share=/usr/share/postgresql/$(basename "$(dirname "$pg_bin")")
 pgname="${name}pg"
 pgc="$pgname-db"
-if [ -x "$pg_bin/postgres" ] && [ -d "$pg_share" ]; then
-	root=$work/pgroot
-	mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/usr/share/zoneinfo" "$root/usr/share/postgresql"
-	chmod 1777 "$root/tmp"
-	cp /bin/busybox "$root/bin/busybox"
-	ln -s busybox "$root/bin/sh"
-	# initdb loads plpgsql and the snowball dictionaries; the rest of lib/ is contrib.
-	for f in "$pg_bin"/{postgres,initdb,pg_dump,pg_restore,psql,pg_isready} \
-		"$pg_lib"/{plpgsql,dict_snowball}.so; do
-		for g in "$f" $(ldd "$f" | grep -o '/[^ ]*'); do
-			[ -e "$root$g" ] && continue
-			mkdir -p "$root$(dirname "$g")"
-			cp -L "$g" "$root$g"
-		done
-	done
-	cp -r "$pg_share" "$root/usr/share/postgresql/"
-	cp /usr/share/zoneinfo/UTC "$root/usr/share/zoneinfo/UTC"
-	printf 'root:x:0:0::/:/bin/sh\npostgres:x:999:999::/tmp:/bin/sh\n' >"$root/etc/passwd"
-	printf 'root:x:0:\npostgres:x:999:\n' >"$root/etc/group"
-	tar -C "$root" --owner=0 --group=0 -c . |
-		docker import -c "ENV PATH=$pg_bin:/bin TZ=UTC PGHOST=/tmp PGUSER=postgres" - "$tag-pg:1" >/dev/null
+if [ -x "$pg_bin/postgres" ]; then
+	# shellcheck source=tests/backup/pg-image.sh
+	source "$top/tests/backup/pg-image.sh"
+	pg_image_build "$tag-pg:1" "$work/pg-image" >/dev/null || not_ok "PostgreSQL image built"
 	docker rm -f "$pgc" >/dev/null 2>&1
-	docker run -d --name "$pgc" --network none --user 999:999 "$tag-pg:1" sh -c \
-		'initdb -D /tmp/data -U postgres --auth=trust -E UTF8 --locale=C >/tmp/initdb.log 2>&1 &&
-		exec postgres -D /tmp/data -k /tmp -c listen_addresses= -c fsync=off' >/dev/null
+	docker run -d --name "$pgc" --network none -e POSTGRES_USER=postgres \
+		-e POSTGRES_PASSWORD="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+		"$tag-pg:1" >/dev/null
 	for _ in $(seq 1 600); do
 		docker exec "$pgc" pg_isready -q 2>/dev/null && break
 		sleep 0.1

@@ -47,13 +47,17 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		--auth-local=trust --auth-host=scram-sha-256 >/dev/null
 	rm -f "$pw"
 	echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
-	pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+	# The setup server listens on a socket of its own: a pg_isready on the usual
+	# one answers only once the real server runs.
+	setup=$(mktemp -d)
+	pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -k $setup" -w start >/dev/null
 	if [ "$POSTGRES_DB" != postgres ]; then
 		# Variables are not interpolated in -c: the statement comes on stdin.
-		echo 'create database :"db";' |
-			psql -q -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 -v db="$POSTGRES_DB"
+		echo 'create database :"db";' | psql -q -h "$setup" -U "$POSTGRES_USER" -d postgres \
+			-v ON_ERROR_STOP=1 -v db="$POSTGRES_DB"
 	fi
 	pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+	rmdir "$setup"
 fi
 exec postgres -D "$PGDATA" -c listen_addresses='*' -c fsync=off
 ENTRYPOINT
