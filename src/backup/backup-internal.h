@@ -18,6 +18,7 @@ const struct cJSON *backup_manifest_find(const struct cJSON *manifest, const cha
 
 struct cJSON;
 struct cd_cmd;
+struct cd_docker;
 struct cd_run;
 struct cd_step;
 struct cd_step_backup;
@@ -58,6 +59,9 @@ struct backup_place {
 extern const struct backup_place backup_place_here;
 extern const struct backup_place backup_place_container;
 extern const struct backup_place backup_place_ssh;
+/* The engine of the step's service and the name of its container (*ret_name: free()). */
+int backup_service_container(struct cd_run *run, const struct cd_step *step, struct cd_docker **ret,
+	char **ret_name, struct cd_error *err);
 /* 1 when the container of the step's service exists, 0 when it does not (yet). */
 int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err);
 /* The SSH place's files, over SFTP (backup-ssh-files.c). */
