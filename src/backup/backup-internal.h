@@ -28,6 +28,11 @@ char **backup_env_strv(const struct cd_step_backup *b);
 void backup_strv_free(char **v);
 /* argv of a command (sh -c for a shell string), NULL-terminated; free() the array only. */
 const char **backup_cmd_argv(const struct cd_cmd *c);
+/* The end of a dump or restore command's stderr that its error (and the log) quote. */
+#define BACKUP_STDERR_TAIL 400
+/* CD_EREMOTE "WHAT command 'ARGV0' exited with STATUS: the tail of eout (its stderr)". */
+int backup_command_failed(const char *what, const char *argv0, int status, const struct cd_buf *eout,
+	struct cd_error *err);
 
 /*
  * Where a backup step's data lives, and how each place is reached: this
