@@ -58,9 +58,7 @@ data_sum() { PGPASSWORD=$DB_PASSWORD pg_data_sum appdb; }
 schema_sum() { PGPASSWORD=$DB_PASSWORD pg_schema_sum appdb; }
 
 # ---- the SSH host: its key in the known_hosts of a HOME of ours ----
-export HOME=$work/home
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK SSH_AGENT_PID
+ssh_client_home "$work"
 sshd_init
 ssh_port=$(free_port 3)
 sshd_start db1 "$ssh_port" || { echo "Bail out! sshd did not start"; exit 1; }
