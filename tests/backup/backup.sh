@@ -52,13 +52,7 @@ pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; ex
 pg_port=$PG_PORT
 export PGPORT=$pg_port
 export PGHOST=127.0.0.1 PGUSER=postgres PGPASSWORD=$DB_PASSWORD
-psql -q -d postgres -c "create database appdb" >/dev/null
-psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-create table schema_version (version text not null);
-insert into schema_version values ('001');
-create table orders (id serial primary key, item text not null, qty int not null);
-insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, 5000) g;
-SQL
+pg_seed_appdb 5000
 # The binary gets the password only as the secret DB_PASSWORD, never as PGPASSWORD.
 unset PGPASSWORD
 

@@ -46,13 +46,7 @@ export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; exit 1; }
 pg_port=$PG_PORT
 export PGPORT=$pg_port PGHOST=127.0.0.1 PGUSER=postgres
-PGPASSWORD=$DB_PASSWORD psql -q -d postgres -c "create database appdb" >/dev/null
-PGPASSWORD=$DB_PASSWORD psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-create table schema_version (version text not null);
-insert into schema_version values ('001');
-create table orders (id serial primary key, item text not null, qty int not null);
-insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, 20000) g;
-SQL
+PGPASSWORD=$DB_PASSWORD pg_seed_appdb 20000
 db() { PGPASSWORD=$DB_PASSWORD psql -d appdb -tA -v ON_ERROR_STOP=1 "$@"; }
 data_sum() { PGPASSWORD=$DB_PASSWORD pg_data_sum appdb; }
 schema_sum() { PGPASSWORD=$DB_PASSWORD pg_schema_sum appdb; }
