@@ -21,6 +21,8 @@ set -u
 
 bin=$(realpath "$1")
 top=$(realpath "$2")
+# shellcheck source=tests/backup/test-lib.sh
+source "$top/tests/backup/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-ctr-restore.XXXXXX)
 name="ctrrestore$$"
 tag="corpdeploy-test/$name"
@@ -31,29 +33,23 @@ engine_checked=""
 
 cleanup() {
 	if [ -n "$engine_checked" ]; then
-		docker rm -f "$ctr" "${name}pg-db" >/dev/null 2>&1
-		docker rmi -f "$tag:1" "$tag-pg:1" >/dev/null 2>&1
-		sh "$top/tests/docker/engine-down.sh" "$work/docker"
+		engine_down "$ctr" "${name}pg-db" -- "$tag:1" "$tag-pg:1"
 	fi
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 run_cd() { "$bin" --no-color "$@" >"$work/out" 2>&1; }
 
-if ! sh "$top/tests/docker/engine-up.sh" "$work/docker" || [ ! -x /bin/busybox ]; then
+if ! engine_up; then
 	echo "Bail out! needs a Docker engine (tests/docker/engine-up.sh) and busybox-static"
 	exit 1
 fi
 engine_checked=1
 
 # The image: busybox and the applets the commands use, an empty /data.
-mkdir -p "$work/rootfs/bin" "$work/rootfs/data" "$work/rootfs/tmp"
-cp /bin/busybox "$work/rootfs/bin/busybox"
-for a in sh cat mv head sleep sha256sum; do ln -s busybox "$work/rootfs/bin/$a"; done
+busybox_rootfs "$work/rootfs" sh cat mv head sleep sha256sum
+mkdir -p "$work/rootfs/data" "$work/rootfs/tmp"
 tar -C "$work/rootfs" -c bin data tmp | docker import -c 'ENV PATH=/bin' - "$tag:1" >/dev/null ||
 	{ echo "Bail out! cannot import the busybox image"; exit 1; }
 

@@ -20,6 +20,8 @@ bin=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=tests/backup/pg-lib.sh
 source "$here/pg-lib.sh"
+# shellcheck source=tests/backup/test-lib.sh
+source "$here/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-ssh-dump.XXXXXX)
 chmod 755 "$work"
 SSH_TEST_DIR=$work/ssh
@@ -34,10 +36,6 @@ cleanup() {
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 # A random secret, so that finding it anywhere means it leaked.
 export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -210,19 +208,7 @@ echo "# SSH restore: 96 MiB streamed, corpdeploy peak RSS $((rss_kib / 1024)) Mi
 rss_check "memory stays below the dump's size while restoring" "$rss_kib"
 
 # 7. The password: in no output, log, report, state file or sshd log.
-leak=0
-for f in "${logs[@]}" "$SSH_TEST_DIR"/db1/sshd.log $(find "$work/state" -type f ! -name '*.tar.zst'); do
-	if grep -qF "$DB_PASSWORD" "$f"; then
-		leak=1
-		echo "    leaked into $f"
-	fi
-done
-for a in "$work"/state/*/runs/*/*.tar.zst; do
-	if zstd -dc "$a" 2>/dev/null | tar -xO MANIFEST.json 2>/dev/null | grep -qF "$DB_PASSWORD"; then
-		leak=1
-		echo "    leaked into the manifest of $a"
-	fi
-done
+find_leaks "$DB_PASSWORD" -- "${logs[@]}" "$SSH_TEST_DIR"/db1/sshd.log
 check "the password in no output, log, report or state file" '[ $leak = 0 ]'
 
 echo "1..$((pass + fail))"
