@@ -7,22 +7,35 @@
 
 #include "ssh-sftp-internal.h"
 
-int cd_ssh_sftp_mkdir(struct cd_ssh_session *s, const char *path, unsigned mode,
-	struct cd_error *err)
+/*
+ * A request of type (MKDIR, SETSTAT) naming path with one kind of attribute
+ * (ATTR_PERMISSIONS: v1; ATTR_UIDGID: v1 and v2), answered by a STATUS.
+ */
+static int path_attr_request(struct cd_ssh_session *s, int type, const char *path, uint32_t flag,
+	uint32_t v1, uint32_t v2, const char *what, struct cd_error *err)
 {
 	int r = sftp_begin(s, err);
 	if (r < 0)
 		return r;
 	struct cd_buf req = CD_BUF_INIT;
 	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_MKDIR, &start);
+	uint32_t id = sftp_request_begin(s->sftp, &req, type, &start);
 	sftp_put_cstr(&req, path);
-	sftp_put_u32(&req, ATTR_PERMISSIONS);
-	sftp_put_u32(&req, mode & 07777);
+	sftp_put_u32(&req, flag);
+	sftp_put_u32(&req, v1);
+	if (flag == ATTR_UIDGID)
+		sftp_put_u32(&req, v2);
 	sftp_request_end(&req, start);
-	r = sftp_simple_request(s, &req, id, "make directory", path, 0, err);
+	r = sftp_simple_request(s, &req, id, what, path, 0, err);
 	cd_buf_release(&req);
 	return r;
+}
+
+int cd_ssh_sftp_mkdir(struct cd_ssh_session *s, const char *path, unsigned mode,
+	struct cd_error *err)
+{
+	return path_attr_request(s, FXP_MKDIR, path, ATTR_PERMISSIONS, mode & 07777, 0,
+		"make directory", err);
 }
 
 int cd_ssh_sftp_symlink(struct cd_ssh_session *s, const char *target, const char *linkpath,
@@ -74,27 +87,6 @@ int cd_ssh_sftp_readlink(struct cd_ssh_session *s, const char *path, char **ret,
 	return sftp_path_request(s, FXP_READLINK, path, take_target, &res, err);
 }
 
-/* SETSTAT of path with one kind of attribute (ATTR_UIDGID or ATTR_PERMISSIONS). */
-static int set_one(struct cd_ssh_session *s, const char *path, uint32_t flag, uint32_t v1,
-	uint32_t v2, const char *what, struct cd_error *err)
-{
-	int r = sftp_begin(s, err);
-	if (r < 0)
-		return r;
-	struct cd_buf req = CD_BUF_INIT;
-	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_SETSTAT, &start);
-	sftp_put_cstr(&req, path);
-	sftp_put_u32(&req, flag);
-	sftp_put_u32(&req, v1);
-	if (flag == ATTR_UIDGID)
-		sftp_put_u32(&req, v2);
-	sftp_request_end(&req, start);
-	r = sftp_simple_request(s, &req, id, what, path, 0, err);
-	cd_buf_release(&req);
-	return r;
-}
-
 struct owner_ids {
 	const char *path;
 	int64_t *uid, *gid;
@@ -131,8 +123,10 @@ int cd_ssh_sftp_setstat(struct cd_ssh_session *s, const char *path,
 	if ((uid >= 0) != (gid >= 0))
 		r = followed_ids(s, path, &uid, &gid, err);
 	if (r == 0 && uid >= 0 && gid >= 0)
-		r = set_one(s, path, ATTR_UIDGID, (uint32_t)uid, (uint32_t)gid, "set the owner of", err);
+		r = path_attr_request(s, FXP_SETSTAT, path, ATTR_UIDGID, (uint32_t)uid, (uint32_t)gid,
+			"set the owner of", err);
 	if (r == 0)
-		r = set_one(s, path, ATTR_PERMISSIONS, attrs->mode & 07777, 0, "set the mode of", err);
+		r = path_attr_request(s, FXP_SETSTAT, path, ATTR_PERMISSIONS, attrs->mode & 07777, 0,
+			"set the mode of", err);
 	return r;
 }
