@@ -94,6 +94,15 @@ static int take_sink(void *opaque, const void *data, size_t len, struct cd_error
 	return 0;
 }
 
+/* The sink took the very bytes the source gave (their hashes end here). */
+static void assert_same_bytes(struct gen *g, struct take *t)
+{
+	char sent[65], got[65];
+	cd_sha256_final_hex(&g->sha, sent);
+	cd_sha256_final_hex(&t->sha, got);
+	ck_assert_str_eq(sent, got);
+}
+
 static char *read_small_file(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -147,10 +156,7 @@ START_TEST(test_cat_both_ways)
 	ck_assert_uint_eq(g.given, 20 * MIB);
 	ck_assert_uint_eq(t.bytes, 20 * MIB);
 	ck_assert_uint_eq(out.len, 0); /* stdout went to the sink, not to out */
-	char sent[65], got[65];
-	cd_sha256_final_hex(&g.sha, sent);
-	cd_sha256_final_hex(&t.sha, got);
-	ck_assert_str_eq(sent, got);
+	assert_same_bytes(&g, &t);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
 	cd_ssh_close(s);
@@ -326,10 +332,7 @@ START_TEST(test_stderr_while_writing)
 	ck_assert_int_eq(eout.buf[0], 'e');
 	ck_assert_int_eq(eout.buf[2999999], 'e');
 	ck_assert_int_eq(eout.buf[3000000], 'f');
-	char sent[65], got[65];
-	cd_sha256_final_hex(&g.sha, sent);
-	cd_sha256_final_hex(&t.sha, got);
-	ck_assert_str_eq(sent, got);
+	assert_same_bytes(&g, &t);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
 	cd_ssh_close(s);
