@@ -66,13 +66,7 @@ printf 'listen 80;\n' >"$work/site/conf/app.conf"
 printf 'v1\n' >"$work/site/VERSION"
 chmod 640 "$work/site/conf/app.conf"
 
-cat >"$work/migrate-fail.sql" <<'SQL'
-alter table orders add column note text;
-update orders set note = 'migrated', qty = qty + 1;
-insert into orders (item, qty) values ('added', 1);
-update schema_version set version = '002';
-select * from no_such_table;
-SQL
+pg_failing_migration "$work/migrate-fail.sql"
 cat >"$work/migrate.sql" <<'SQL'
 alter table orders add column note text;
 update schema_version set version = '002';

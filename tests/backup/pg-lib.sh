@@ -10,6 +10,7 @@
 #   s3_down
 #   pg_schema_sum DB, pg_data_sum DB   checksums (connection from PG* variables)
 #   pg_seed_appdb ROWS   database appdb: schema_version 001 and ROWS orders (the same)
+#   pg_failing_migration FILE   SQL for appdb that changes data and schema, then fails
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DATA=""
@@ -91,6 +92,16 @@ create table schema_version (version text not null);
 insert into schema_version values ('001');
 create table orders (id serial primary key, item text not null, qty int not null);
 insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, $1) g;
+SQL
+}
+
+pg_failing_migration() { # FILE
+	cat >"$1" <<'SQL'
+alter table orders add column note text;
+update orders set note = 'migrated', qty = qty + 1;
+insert into orders (item, qty) values ('added', 1);
+update schema_version set version = '002';
+select * from no_such_table;
 SQL
 }
 

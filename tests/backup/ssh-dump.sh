@@ -59,13 +59,7 @@ key=$SSH_TEST_DIR/client/id_ed25519
 
 # The commands run on the host, as root: pg-lib's binaries by full path, the server by address.
 pg="-h, 127.0.0.1, -p, \"$pg_port\", -U, postgres"
-cat >"$work/migrate-fail.sql" <<'SQL'
-alter table orders add column note text;
-update orders set note = 'migrated', qty = qty + 1;
-insert into orders (item, qty) values ('added', 1);
-update schema_version set version = '002';
-select * from no_such_table;
-SQL
+pg_failing_migration "$work/migrate-fail.sql"
 
 # plan NAME DUMP [MIGRATION_SQL]: an SSH target db1 and a database backup there.
 plan() {
