@@ -239,20 +239,8 @@ if engine_up; then
 		docker run -d --name "$name-db" --network none "$docker_tag:1" /bin/busybox sleep 600 >/dev/null
 	done
 	ctr_plan() { # NAME DUMP
-		cat >"$work/$1.yaml" <<EOF
-corpdeploy: 1
-name: $1
-release: r1
-state_dir: $work/state
-services:
-  db:
-    image: $docker_tag:1
-phases:
-  - name: backup
-    steps:
-      - name: db-dump
-        backup: database
-        service: db
+		db_backup_plan "$1" "$docker_tag:1" db-dump >"$work/$1.yaml"
+		cat >>"$work/$1.yaml" <<EOF
         dump: '$2'
         restore: [busybox, sh, -c, "busybox sha256sum > /restored.sha"]
 EOF

@@ -66,30 +66,10 @@ want=$(sha256sum <"$work/db.v1" | cut -c1-64)
 start_db
 put_db "$work/db.v1"
 
-# db_backup_plan NAME IMAGE: a plan's start, up to its backup step's commands:
-# service db of IMAGE, and phase backup whose step db-backup dumps it.
-db_backup_plan() {
-	cat <<EOF
-corpdeploy: 1
-name: $1
-release: r1
-state_dir: $work/state
-services:
-  db:
-    image: $2
-phases:
-  - name: backup
-    steps:
-      - name: db-backup
-        backup: database
-        service: db
-EOF
-}
-
 # plan RESTORE_COMMAND: the backup phase, then a migration without a down command that
 # writes version 2 and garbage, then fails.
 plan() {
-	db_backup_plan "$name" "$tag:1" >"$work/plan.yaml"
+	db_backup_plan "$name" "$tag:1" db-backup >"$work/plan.yaml"
 	cat >>"$work/plan.yaml" <<EOF
         dump: [cat, /data/db]
         restore: [sh, -c, '$1']
@@ -187,7 +167,7 @@ if [ -x "$pg_bin/postgres" ]; then
 	before="$(pg_schema_sum appdb) $(pg_data_sum appdb)"
 	check "PostgreSQL in a container: the database is up with its 5000 rows" \
 		'[ "$(psql -d appdb -tAc "select count(*) from orders")" = 5000 ]'
-	db_backup_plan "$pgname" "$tag-pg:1" >"$work/pg.yaml"
+	db_backup_plan "$pgname" "$tag-pg:1" db-backup >"$work/pg.yaml"
 	cat >>"$work/pg.yaml" <<EOF
         dump: [pg_dump, -Fc, appdb]
         restore: [pg_restore, -d, appdb, --clean, --if-exists, --single-transaction]

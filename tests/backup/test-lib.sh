@@ -13,6 +13,9 @@
 #   engine_up                         0 with a Docker engine and /bin/busybox
 #   engine_down CONTAINER... -- IMAGE...
 #   busybox_rootfs DIR APPLET...      DIR/bin: busybox and links to it
+#   db_backup_plan NAME IMAGE STEP    a plan's start, up to its backup step's
+#                                     commands: service db of IMAGE, and phase
+#                                     backup whose step STEP dumps it
 
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
@@ -65,4 +68,22 @@ busybox_rootfs() {
 	for a in "$@"; do
 		ln -s busybox "$dir/bin/$a"
 	done
+}
+
+db_backup_plan() {
+	cat <<EOF
+corpdeploy: 1
+name: $1
+release: r1
+state_dir: $work/state
+services:
+  db:
+    image: $2
+phases:
+  - name: backup
+    steps:
+      - name: $3
+        backup: database
+        service: db
+EOF
 }
