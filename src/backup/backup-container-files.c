@@ -32,18 +32,6 @@
 #define COMMIT_BATCH 256
 #define PIPE_BLOCK   65536
 
-/* The engine of the step's service and its container's name (*ret_name: free()). */
-static int service_engine(struct cd_run *run, const struct cd_step *step, struct cd_docker **ret,
-	char **ret_name, struct cd_error *err)
-{
-	const struct cd_step_backup *b = step->args;
-	const struct cd_service *svc = cd_plan_service(run->plan, b->service);
-	int r = cd_run_docker(run, svc ? svc->target : "local", ret, err);
-	if (r == 0)
-		*ret_name = cd_engine_container_name(run->plan, b->service);
-	return r;
-}
-
 static int64_t step_timeout(const struct cd_step *step)
 {
 	return step->timeout_ms > 0 ? step->timeout_ms : ARCHIVE_TIMEOUT_MS;
@@ -263,7 +251,7 @@ int backup_container_add_path(struct cd_run *run, const struct cd_step *step, co
 {
 	struct cd_docker *d = NULL;
 	char *container = NULL;
-	int r = service_engine(run, step, &d, &container, err);
+	int r = backup_service_container(run, step, &d, &container, err);
 	if (r == 0)
 		r = add_tree(d, container, path, step_timeout(step), w, err);
 	free(container);
@@ -703,7 +691,7 @@ int backup_container_restore_files(struct cd_run *run, const struct cd_step *ste
 	const char *archive, size_t *ret_count, struct cd_error *err)
 {
 	struct container_fs c = {.timeout_ms = step_timeout(step)};
-	int r = service_engine(run, step, &c.d, &c.container, err);
+	int r = backup_service_container(run, step, &c.d, &c.container, err);
 	if (r == 0)
 		r = cfs_preflight(&c, err);
 	if (r == 0) {

@@ -17,8 +17,7 @@ static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error
 	return cd_backup_stream_write(opaque, data, len, err);
 }
 
-/* The engine of the step's service and the name of its container (*ret_name: free()). */
-static int service_container(struct cd_run *run, const struct cd_step *step, struct cd_docker **ret,
+int backup_service_container(struct cd_run *run, const struct cd_step *step, struct cd_docker **ret,
 	char **ret_name, struct cd_error *err)
 {
 	const struct cd_step_backup *b = step->args;
@@ -33,7 +32,7 @@ int backup_container_exists(struct cd_run *run, const struct cd_step *step, stru
 {
 	struct cd_docker *d = NULL;
 	char *container = NULL;
-	int r = service_container(run, step, &d, &container, err);
+	int r = backup_service_container(run, step, &d, &container, err);
 	if (r < 0)
 		return r;
 	struct cd_docker_container c;
@@ -58,7 +57,7 @@ static int container_dump(struct cd_run *run, const struct cd_step *step, const 
 {
 	struct cd_docker *d = NULL;
 	char *container = NULL;
-	int r = service_container(run, step, &d, &container, err);
+	int r = backup_service_container(run, step, &d, &container, err);
 	if (r < 0)
 		return r;
 	r = cd_docker_exec_stream(d, container, argv, env, timeout_ms, dump_sink, w, 0, eout,
@@ -74,7 +73,7 @@ static int container_restore_dump(struct cd_run *run, const struct cd_step *step
 {
 	struct cd_docker *d = NULL;
 	char *container = NULL;
-	int r = service_container(run, step, &d, &container, err);
+	int r = backup_service_container(run, step, &d, &container, err);
 	if (r < 0)
 		return r;
 	/* What the restore prints is of no use; its stderr's tail explains a failure. */

@@ -18,6 +18,7 @@ const struct cJSON *backup_manifest_find(const struct cJSON *manifest, const cha
 
 struct cJSON;
 struct cd_cmd;
+struct cd_docker;
 struct cd_run;
 struct cd_step;
 struct cd_step_backup;
@@ -27,6 +28,11 @@ char **backup_env_strv(const struct cd_step_backup *b);
 void backup_strv_free(char **v);
 /* argv of a command (sh -c for a shell string), NULL-terminated; free() the array only. */
 const char **backup_cmd_argv(const struct cd_cmd *c);
+/* The end of a dump or restore command's stderr that its error (and the log) quote. */
+#define BACKUP_STDERR_TAIL 400
+/* CD_EREMOTE "WHAT command 'ARGV0' exited with STATUS: the tail of eout (its stderr)". */
+int backup_command_failed(const char *what, const char *argv0, int status, const struct cd_buf *eout,
+	struct cd_error *err);
 
 /*
  * Where a backup step's data lives, and how each place is reached: this
@@ -58,6 +64,9 @@ struct backup_place {
 extern const struct backup_place backup_place_here;
 extern const struct backup_place backup_place_container;
 extern const struct backup_place backup_place_ssh;
+/* The engine of the step's service and the name of its container (*ret_name: free()). */
+int backup_service_container(struct cd_run *run, const struct cd_step *step, struct cd_docker **ret,
+	char **ret_name, struct cd_error *err);
 /* 1 when the container of the step's service exists, 0 when it does not (yet). */
 int backup_container_exists(struct cd_run *run, const struct cd_step *step, struct cd_error *err);
 /* The SSH place's files, over SFTP (backup-ssh-files.c). */

@@ -14,8 +14,6 @@
 #include "corpdeploy/steps.h"
 #include "backup-internal.h"
 
-#define RESTORE_STDERR_TAIL 400
-
 /* ---- this machine ---- */
 
 static int dump_sink(void *opaque, const void *data, size_t len, struct cd_error *err)
@@ -94,12 +92,8 @@ static int put_back_dump(struct cd_run *run, const struct cd_step *step, const c
 	int status = -1;
 	r = backup_place_of(run, step)->restore_dump(run, step, argv, (const char *const *)env,
 		timeout_ms, rd, &eout, &status, err);
-	if (r == 0 && status != 0) {
-		size_t tl = eout.len;
-		r = cd_error_set(err, CD_EREMOTE, "restore command '%s' exited with %d%s%.*s", argv[0],
-			status, tl ? ": " : "", RESTORE_STDERR_TAIL,
-			tl > RESTORE_STDERR_TAIL ? eout.buf + tl - RESTORE_STDERR_TAIL : eout.buf);
-	}
+	if (r == 0 && status != 0)
+		r = backup_command_failed("restore", argv[0], status, &eout, err);
 	cd_buf_release(&eout);
 	cd_backup_stream_close(rd);
 	free(argv);

@@ -24,8 +24,6 @@
 #include "corpdeploy/steps.h"
 #include "backup-internal.h"
 
-#define DUMP_STDERR_TAIL 400
-
 char **backup_env_strv(const struct cd_step_backup *b)
 {
 	char **env = cd_xcalloc(b->env.n + 1, sizeof(char *));
@@ -53,6 +51,15 @@ const char **backup_cmd_argv(const struct cd_cmd *c)
 	return argv;
 }
 
+int backup_command_failed(const char *what, const char *argv0, int status, const struct cd_buf *eout,
+	struct cd_error *err)
+{
+	size_t tl = eout->len;
+	return cd_error_set(err, CD_EREMOTE, "%s command '%s' exited with %d%s%.*s", what, argv0,
+		status, tl ? ": " : "", BACKUP_STDERR_TAIL,
+		tl > BACKUP_STDERR_TAIL ? eout->buf + tl - BACKUP_STDERR_TAIL : eout->buf);
+}
+
 static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
 	struct cd_error *err)
 {
@@ -71,14 +78,10 @@ static int backup_database(struct cd_step_ctx *ctx, struct cd_backup_writer *w,
 		(const char *const *)env, cd_run_left(ctx->deadline_ms), w, &eout, &status, err);
 	if (eout.len)
 		cd_log_debug("step '%s': the dump command's stderr ends with: %.*s", ctx->step->name,
-			DUMP_STDERR_TAIL, eout.len > DUMP_STDERR_TAIL ?
-			eout.buf + eout.len - DUMP_STDERR_TAIL : eout.buf);
-	if (r == 0 && status != 0) {
-		size_t tl = eout.len;
-		r = cd_error_set(err, CD_EREMOTE, "dump command '%s' exited with %d%s%.*s", argv[0],
-			status, tl ? ": " : "", DUMP_STDERR_TAIL,
-			tl > DUMP_STDERR_TAIL ? eout.buf + tl - DUMP_STDERR_TAIL : eout.buf);
-	}
+			BACKUP_STDERR_TAIL, eout.len > BACKUP_STDERR_TAIL ?
+			eout.buf + eout.len - BACKUP_STDERR_TAIL : eout.buf);
+	if (r == 0 && status != 0)
+		r = backup_command_failed("dump", argv[0], status, &eout, err);
 	cd_buf_release(&eout);
 	if (r == 0)
 		r = cd_backup_stream_end(w, err);

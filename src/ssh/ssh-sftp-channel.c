@@ -309,8 +309,8 @@ int sftp_unexpected(struct cd_ssh_session *s, struct cd_error *err)
 	return cd_error_set(err, CD_EREMOTE, "host %s: SFTP: unexpected answer", s->name);
 }
 
-int sftp_simple_request(struct cd_ssh_session *s, struct cd_buf *req, uint32_t id,
-	const char *what, const char *path, int missing_ok, struct cd_error *err)
+int sftp_exchange(struct cd_ssh_session *s, struct cd_buf *req, uint32_t id, sftp_answer_fn on_answer,
+	void *ctx, struct cd_error *err)
 {
 	struct sftp_answer a = { .pkt = CD_BUF_INIT };
 	int r = sftp_send(s, req, err), in_sync = 0;
@@ -318,15 +318,51 @@ int sftp_simple_request(struct cd_ssh_session *s, struct cd_buf *req, uint32_t i
 		r = sftp_recv_answer(s, id, &a, err);
 	if (r == 0) {
 		in_sync = 1;
-		if (a.status == FX_NO_SUCH_FILE && missing_ok)
-			r = 0;
-		else if (a.type != FXP_STATUS)
-			r = sftp_unexpected(s, err);
-		else if (a.status != FX_OK)
-			r = sftp_status_error(s, &a, what, path, err);
+		r = on_answer(s, &a, ctx, err);
 	}
 	cd_buf_release(&a.pkt);
 	return sftp_end(s, r, in_sync);
+}
+
+int sftp_path_request(struct cd_ssh_session *s, int type, const char *path, sftp_answer_fn on_answer,
+	void *ctx, struct cd_error *err)
+{
+	int r = sftp_begin(s, err);
+	if (r < 0)
+		return r;
+	struct cd_buf req = CD_BUF_INIT;
+	size_t start;
+	uint32_t id = sftp_request_begin(s->sftp, &req, type, &start);
+	sftp_put_cstr(&req, path);
+	sftp_request_end(&req, start);
+	r = sftp_exchange(s, &req, id, on_answer, ctx, err);
+	cd_buf_release(&req);
+	return r;
+}
+
+struct status_check {
+	const char *what, *path;
+	int missing_ok;
+};
+
+static int check_status(struct cd_ssh_session *s, struct sftp_answer *a, void *ctx,
+	struct cd_error *err)
+{
+	const struct status_check *c = ctx;
+	if (a->status == FX_NO_SUCH_FILE && c->missing_ok)
+		return 0;
+	if (a->type != FXP_STATUS)
+		return sftp_unexpected(s, err);
+	if (a->status != FX_OK)
+		return sftp_status_error(s, a, c->what, c->path, err);
+	return 0;
+}
+
+int sftp_simple_request(struct cd_ssh_session *s, struct cd_buf *req, uint32_t id,
+	const char *what, const char *path, int missing_ok, struct cd_error *err)
+{
+	struct status_check c = { .what = what, .path = path, .missing_ok = missing_ok };
+	return sftp_exchange(s, req, id, check_status, &c, err);
 }
 
 int sftp_open_handle(struct cd_ssh_session *s, const char *path, uint32_t pflags, int mode,

@@ -80,6 +80,18 @@ int sftp_begin(struct cd_ssh_session *s, struct cd_error *err);
  * new one.
  */
 int sftp_end(struct cd_ssh_session *s, int r, int in_sync);
+/*
+ * Reads the answer to a request once it came (the exchange is in sync): returns
+ * what the operation returns (>= 0), or < 0 with err set.
+ */
+typedef int (*sftp_answer_fn)(struct cd_ssh_session *s, struct sftp_answer *a, void *ctx,
+	struct cd_error *err);
+/* Sends req (request id), hands its answer to on_answer and ends the operation with what that returns. */
+int sftp_exchange(struct cd_ssh_session *s, struct cd_buf *req, uint32_t id, sftp_answer_fn on_answer,
+	void *ctx, struct cd_error *err);
+/* A whole operation of one request of type naming path alone (LSTAT, STAT, READLINK). */
+int sftp_path_request(struct cd_ssh_session *s, int type, const char *path, sftp_answer_fn on_answer,
+	void *ctx, struct cd_error *err);
 /* Sends req (request id) and expects a STATUS; FX_NO_SUCH_FILE is success when missing_ok. Ends the operation. */
 int sftp_simple_request(struct cd_ssh_session *s, struct cd_buf *req, uint32_t id,
 	const char *what, const char *path, int missing_ok, struct cd_error *err);

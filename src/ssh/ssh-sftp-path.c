@@ -7,22 +7,35 @@
 
 #include "ssh-sftp-internal.h"
 
-int cd_ssh_sftp_mkdir(struct cd_ssh_session *s, const char *path, unsigned mode,
-	struct cd_error *err)
+/*
+ * A request of type (MKDIR, SETSTAT) naming path with one kind of attribute
+ * (ATTR_PERMISSIONS: v1; ATTR_UIDGID: v1 and v2), answered by a STATUS.
+ */
+static int path_attr_request(struct cd_ssh_session *s, int type, const char *path, uint32_t flag,
+	uint32_t v1, uint32_t v2, const char *what, struct cd_error *err)
 {
 	int r = sftp_begin(s, err);
 	if (r < 0)
 		return r;
 	struct cd_buf req = CD_BUF_INIT;
 	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_MKDIR, &start);
+	uint32_t id = sftp_request_begin(s->sftp, &req, type, &start);
 	sftp_put_cstr(&req, path);
-	sftp_put_u32(&req, ATTR_PERMISSIONS);
-	sftp_put_u32(&req, mode & 07777);
+	sftp_put_u32(&req, flag);
+	sftp_put_u32(&req, v1);
+	if (flag == ATTR_UIDGID)
+		sftp_put_u32(&req, v2);
 	sftp_request_end(&req, start);
-	r = sftp_simple_request(s, &req, id, "make directory", path, 0, err);
+	r = sftp_simple_request(s, &req, id, what, path, 0, err);
 	cd_buf_release(&req);
 	return r;
+}
+
+int cd_ssh_sftp_mkdir(struct cd_ssh_session *s, const char *path, unsigned mode,
+	struct cd_error *err)
+{
+	return path_attr_request(s, FXP_MKDIR, path, ATTR_PERMISSIONS, mode & 07777, 0,
+		"make directory", err);
 }
 
 int cd_ssh_sftp_symlink(struct cd_ssh_session *s, const char *target, const char *linkpath,
@@ -46,90 +59,60 @@ int cd_ssh_sftp_symlink(struct cd_ssh_session *s, const char *target, const char
 	return r;
 }
 
+struct readlink_result {
+	const char *path;
+	char **ret;
+};
+
+static int take_target(struct cd_ssh_session *s, struct sftp_answer *a, void *ctx,
+	struct cd_error *err)
+{
+	struct readlink_result *res = ctx;
+	if (a->type != FXP_NAME)
+		return a->type == FXP_STATUS ? sftp_status_error(s, a, "read the symlink", res->path, err) :
+			sftp_unexpected(s, err);
+	size_t tl;
+	uint32_t count = sftp_get_u32(&a->rest);
+	const char *t = sftp_get_str(&a->rest, &tl);
+	if (count != 1 || a->rest.bad || !tl || memchr(t, '\0', tl))
+		return sftp_unexpected(s, err);
+	*res->ret = cd_xstrndup(t, tl);
+	return 0;
+}
+
 int cd_ssh_sftp_readlink(struct cd_ssh_session *s, const char *path, char **ret,
 	struct cd_error *err)
 {
-	int r = sftp_begin(s, err);
-	if (r < 0)
-		return r;
-	struct cd_buf req = CD_BUF_INIT;
-	struct sftp_answer a = { .pkt = CD_BUF_INIT };
-	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_READLINK, &start);
-	sftp_put_cstr(&req, path);
-	sftp_request_end(&req, start);
-	int in_sync = 0;
-	if ((r = sftp_send(s, &req, err)) == 0 && (r = sftp_recv_answer(s, id, &a, err)) == 0) {
-		in_sync = 1;
-		if (a.type == FXP_NAME) {
-			size_t tl;
-			uint32_t count = sftp_get_u32(&a.rest);
-			const char *t = sftp_get_str(&a.rest, &tl);
-			if (count != 1 || a.rest.bad || !tl || memchr(t, '\0', tl))
-				r = sftp_unexpected(s, err);
-			else
-				*ret = cd_xstrndup(t, tl);
-		} else {
-			r = a.type == FXP_STATUS ? sftp_status_error(s, &a, "read the symlink", path, err) :
-				sftp_unexpected(s, err);
-		}
-	}
-	cd_buf_release(&a.pkt);
-	cd_buf_release(&req);
-	return sftp_end(s, r, in_sync);
+	struct readlink_result res = { .path = path, .ret = ret };
+	return sftp_path_request(s, FXP_READLINK, path, take_target, &res, err);
 }
 
-/* SETSTAT of path with one kind of attribute (ATTR_UIDGID or ATTR_PERMISSIONS). */
-static int set_one(struct cd_ssh_session *s, const char *path, uint32_t flag, uint32_t v1,
-	uint32_t v2, const char *what, struct cd_error *err)
+struct owner_ids {
+	const char *path;
+	int64_t *uid, *gid;
+};
+
+static int take_ids(struct cd_ssh_session *s, struct sftp_answer *a, void *ctx,
+	struct cd_error *err)
 {
-	int r = sftp_begin(s, err);
-	if (r < 0)
-		return r;
-	struct cd_buf req = CD_BUF_INIT;
-	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_SETSTAT, &start);
-	sftp_put_cstr(&req, path);
-	sftp_put_u32(&req, flag);
-	sftp_put_u32(&req, v1);
-	if (flag == ATTR_UIDGID)
-		sftp_put_u32(&req, v2);
-	sftp_request_end(&req, start);
-	r = sftp_simple_request(s, &req, id, what, path, 0, err);
-	cd_buf_release(&req);
-	return r;
+	struct owner_ids *ids = ctx;
+	if (a->type != FXP_ATTRS)
+		return sftp_status_error(s, a, "stat", ids->path, err);
+	struct cd_ssh_file_attrs now;
+	sftp_get_attrs(&a->rest, &now);
+	if (*ids->uid < 0)
+		*ids->uid = now.uid;
+	if (*ids->gid < 0)
+		*ids->gid = now.gid;
+	return 0;
 }
 
 /* stat (following a symlink, as SETSTAT does) for the half of an owner not given. */
 static int followed_ids(struct cd_ssh_session *s, const char *path, int64_t *uid, int64_t *gid,
 	struct cd_error *err)
 {
-	int r = sftp_begin(s, err);
-	if (r < 0)
-		return r;
-	struct cd_buf req = CD_BUF_INIT;
-	struct sftp_answer a = { .pkt = CD_BUF_INIT };
-	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_STAT, &start);
-	sftp_put_cstr(&req, path);
-	sftp_request_end(&req, start);
-	int in_sync = 0;
-	if ((r = sftp_send(s, &req, err)) == 0 && (r = sftp_recv_answer(s, id, &a, err)) == 0) {
-		in_sync = 1;
-		if (a.type == FXP_ATTRS) {
-			struct cd_ssh_file_attrs now;
-			sftp_get_attrs(&a.rest, &now);
-			if (*uid < 0)
-				*uid = now.uid;
-			if (*gid < 0)
-				*gid = now.gid;
-		} else {
-			r = sftp_status_error(s, &a, "stat", path, err);
-		}
-	}
-	cd_buf_release(&a.pkt);
-	cd_buf_release(&req);
-	return sftp_end(s, r, in_sync);
+	struct owner_ids ids = { .path = path, .uid = uid, .gid = gid };
+	return sftp_path_request(s, FXP_STAT, path, take_ids, &ids, err);
 }
 
 int cd_ssh_sftp_setstat(struct cd_ssh_session *s, const char *path,
@@ -140,8 +123,10 @@ int cd_ssh_sftp_setstat(struct cd_ssh_session *s, const char *path,
 	if ((uid >= 0) != (gid >= 0))
 		r = followed_ids(s, path, &uid, &gid, err);
 	if (r == 0 && uid >= 0 && gid >= 0)
-		r = set_one(s, path, ATTR_UIDGID, (uint32_t)uid, (uint32_t)gid, "set the owner of", err);
+		r = path_attr_request(s, FXP_SETSTAT, path, ATTR_UIDGID, (uint32_t)uid, (uint32_t)gid,
+			"set the owner of", err);
 	if (r == 0)
-		r = set_one(s, path, ATTR_PERMISSIONS, attrs->mode & 07777, 0, "set the mode of", err);
+		r = path_attr_request(s, FXP_SETSTAT, path, ATTR_PERMISSIONS, attrs->mode & 07777, 0,
+			"set the mode of", err);
 	return r;
 }

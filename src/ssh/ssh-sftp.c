@@ -11,34 +11,32 @@
 
 /* ---- operations ---- */
 
+struct stat_result {
+	const char *path;
+	struct cd_ssh_file_attrs *ret;
+};
+
+static int take_stat(struct cd_ssh_session *s, struct sftp_answer *a, void *ctx,
+	struct cd_error *err)
+{
+	struct stat_result *res = ctx;
+	if (a->type == FXP_ATTRS) {
+		struct cd_ssh_file_attrs attrs;
+		sftp_get_attrs(&a->rest, &attrs);
+		if (res->ret)
+			*res->ret = attrs;
+		return 1;
+	}
+	if (a->status != FX_NO_SUCH_FILE)
+		return sftp_status_error(s, a, "stat", res->path, err);
+	return 0;
+}
+
 int cd_ssh_sftp_stat(struct cd_ssh_session *s, const char *path, struct cd_ssh_file_attrs *ret,
 	struct cd_error *err)
 {
-	int r = sftp_begin(s, err);
-	if (r < 0)
-		return r;
-	struct cd_buf req = CD_BUF_INIT;
-	struct sftp_answer a = { .pkt = CD_BUF_INIT };
-	size_t start;
-	uint32_t id = sftp_request_begin(s->sftp, &req, FXP_LSTAT, &start);
-	sftp_put_cstr(&req, path);
-	sftp_request_end(&req, start);
-	int in_sync = 0;
-	if ((r = sftp_send(s, &req, err)) == 0 && (r = sftp_recv_answer(s, id, &a, err)) == 0) {
-		in_sync = 1;
-		if (a.type == FXP_ATTRS) {
-			struct cd_ssh_file_attrs attrs;
-			sftp_get_attrs(&a.rest, &attrs);
-			if (ret)
-				*ret = attrs;
-			r = 1;
-		} else if (a.status != FX_NO_SUCH_FILE) {
-			r = sftp_status_error(s, &a, "stat", path, err);
-		}
-	}
-	cd_buf_release(&a.pkt);
-	cd_buf_release(&req);
-	return sftp_end(s, r, in_sync);
+	struct stat_result res = { .path = path, .ret = ret };
+	return sftp_path_request(s, FXP_LSTAT, path, take_stat, &res, err);
 }
 
 /* An extension request on two paths (hardlink, posix-rename), after sftp_begin(). */

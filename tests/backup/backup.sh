@@ -19,6 +19,8 @@ set -u
 bin=$(realpath "$1")
 # shellcheck source=tests/backup/pg-lib.sh
 source "$(dirname "$(realpath "$0")")/pg-lib.sh"
+# shellcheck source=tests/backup/test-lib.sh
+source "$(dirname "$(realpath "$0")")/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-backup.XXXXXX)
 chmod 755 "$work"
 pass=0
@@ -31,17 +33,11 @@ cleanup() {
 	pg_down
 	s3_down
 	if [ -n "$docker_used" ]; then
-		docker rm -f "ctr-db" "ctr-fail-db" >/dev/null 2>&1
-		docker rmi -f "$docker_tag:1" >/dev/null 2>&1
-		sh "$top/tests/docker/engine-down.sh" "$work/docker"
+		engine_down "ctr-db" "ctr-fail-db" -- "$docker_tag:1"
 	fi
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 # Secrets: random, so that finding one anywhere means it leaked.
 export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -52,13 +48,7 @@ pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; ex
 pg_port=$PG_PORT
 export PGPORT=$pg_port
 export PGHOST=127.0.0.1 PGUSER=postgres PGPASSWORD=$DB_PASSWORD
-psql -q -d postgres -c "create database appdb" >/dev/null
-psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-create table schema_version (version text not null);
-insert into schema_version values ('001');
-create table orders (id serial primary key, item text not null, qty int not null);
-insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, 5000) g;
-SQL
+pg_seed_appdb 5000
 # The binary gets the password only as the secret DB_PASSWORD, never as PGPASSWORD.
 unset PGPASSWORD
 
@@ -76,13 +66,7 @@ printf 'listen 80;\n' >"$work/site/conf/app.conf"
 printf 'v1\n' >"$work/site/VERSION"
 chmod 640 "$work/site/conf/app.conf"
 
-cat >"$work/migrate-fail.sql" <<'SQL'
-alter table orders add column note text;
-update orders set note = 'migrated', qty = qty + 1;
-insert into orders (item, qty) values ('added', 1);
-update schema_version set version = '002';
-select * from no_such_table;
-SQL
+pg_failing_migration "$work/migrate-fail.sql"
 cat >"$work/migrate.sql" <<'SQL'
 alter table orders add column note text;
 update schema_version set version = '002';
@@ -240,27 +224,13 @@ check "remote copy equals the local archive" \
 	'cmp -s "$obj" "$work/state/s3/runs/$newest/backup-db-backup.tar.zst"'
 
 # 7. Secrets: in no output, log, journal or archive manifest.
-leak=0
-for f in "${logs[@]}" $(find "$work/state" -type f ! -name '*.tar.zst'); do
-	if grep -qF -e "$DB_PASSWORD" -e "S3RVER" "$f"; then
-		leak=1
-		echo "    leaked into $f"
-	fi
-done
-for a in "$work"/state/*/runs/*/*.tar.zst; do
-	if zstd -dc "$a" 2>/dev/null | tar -xO MANIFEST.json 2>/dev/null | grep -qF "$DB_PASSWORD"; then
-		leak=1
-		echo "    leaked into the manifest of $a"
-	fi
-done
+find_leaks "$DB_PASSWORD" S3RVER -- "${logs[@]}"
 check "database password and S3 keys in no output or state file" '[ $leak = 0 ]'
 
 # 8. A dump inside a service's container: streamed out by exec, stdout only.
-if sh "$top/tests/docker/engine-up.sh" "$work/docker" && [ -x /bin/busybox ]; then
+if engine_up; then
 	docker_used=1
-	mkdir -p "$work/rootfs/bin"
-	cp /bin/busybox "$work/rootfs/bin/busybox"
-	ln -s busybox "$work/rootfs/bin/sh"
+	busybox_rootfs "$work/rootfs" sh
 	tar -C "$work/rootfs" -c bin | docker import - "$docker_tag:1" >/dev/null
 	# 64 MiB of numbered rows, a line on stderr after each MiB.
 	dump='i=0; while [ $i -lt 64 ]; do busybox yes "row $i of the dump" | busybox head -c 1048576; echo "dumped $i MiB" >&2; i=$((i+1)); done'
@@ -269,20 +239,8 @@ if sh "$top/tests/docker/engine-up.sh" "$work/docker" && [ -x /bin/busybox ]; th
 		docker run -d --name "$name-db" --network none "$docker_tag:1" /bin/busybox sleep 600 >/dev/null
 	done
 	ctr_plan() { # NAME DUMP
-		cat >"$work/$1.yaml" <<EOF
-corpdeploy: 1
-name: $1
-release: r1
-state_dir: $work/state
-services:
-  db:
-    image: $docker_tag:1
-phases:
-  - name: backup
-    steps:
-      - name: db-dump
-        backup: database
-        service: db
+		db_backup_plan "$1" "$docker_tag:1" db-dump >"$work/$1.yaml"
+		cat >>"$work/$1.yaml" <<EOF
         dump: '$2'
         restore: [busybox, sh, -c, "busybox sha256sum > /restored.sha"]
 EOF

@@ -21,6 +21,8 @@ set -u
 
 bin=$(realpath "$1")
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/backup/test-lib.sh
+source "$top/tests/backup/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-ctr-files.XXXXXX)
 tag="corpdeploy-test/ctr-files-$$"
 pass=0
@@ -29,30 +31,23 @@ engine=""
 
 cleanup() {
 	if [ -n "$engine" ]; then
-		docker rm -f "ctrfiles-app" "ctrfiles-nosh-app" >/dev/null 2>&1
-		docker rmi -f "$tag:1" "$tag-nosh:1" >/dev/null 2>&1
-		sh "$top/tests/docker/engine-down.sh" "$work/docker"
+		engine_down "ctrfiles-app" "ctrfiles-nosh-app" -- "$tag:1" "$tag-nosh:1"
 	fi
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 run_cd() { "$bin" "$@" >"$work/out" 2>&1; }
 
-if ! sh "$top/tests/docker/engine-up.sh" "$work/docker" || [ ! -x /bin/busybox ]; then
+if ! engine_up; then
 	echo "Bail out! no Docker engine (tests/docker/engine-up.sh) or no /bin/busybox"
 	exit 1
 fi
 engine=1
 
 # Two images: busybox with sh, and busybox alone.
-mkdir -p "$work/rootfs/bin" "$work/rootfs-nosh/bin"
-cp /bin/busybox "$work/rootfs/bin/busybox"
-cp /bin/busybox "$work/rootfs-nosh/bin/busybox"
-ln -s busybox "$work/rootfs/bin/sh"
+busybox_rootfs "$work/rootfs" sh
+busybox_rootfs "$work/rootfs-nosh"
 tar -C "$work/rootfs" -c bin | docker import - "$tag:1" >/dev/null
 tar -C "$work/rootfs-nosh" -c bin | docker import - "$tag-nosh:1" >/dev/null
 

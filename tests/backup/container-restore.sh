@@ -21,6 +21,8 @@ set -u
 
 bin=$(realpath "$1")
 top=$(realpath "$2")
+# shellcheck source=tests/backup/test-lib.sh
+source "$top/tests/backup/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-ctr-restore.XXXXXX)
 name="ctrrestore$$"
 tag="corpdeploy-test/$name"
@@ -31,29 +33,23 @@ engine_checked=""
 
 cleanup() {
 	if [ -n "$engine_checked" ]; then
-		docker rm -f "$ctr" "${name}pg-db" >/dev/null 2>&1
-		docker rmi -f "$tag:1" "$tag-pg:1" >/dev/null 2>&1
-		sh "$top/tests/docker/engine-down.sh" "$work/docker"
+		engine_down "$ctr" "${name}pg-db" -- "$tag:1" "$tag-pg:1"
 	fi
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 run_cd() { "$bin" --no-color "$@" >"$work/out" 2>&1; }
 
-if ! sh "$top/tests/docker/engine-up.sh" "$work/docker" || [ ! -x /bin/busybox ]; then
+if ! engine_up; then
 	echo "Bail out! needs a Docker engine (tests/docker/engine-up.sh) and busybox-static"
 	exit 1
 fi
 engine_checked=1
 
 # The image: busybox and the applets the commands use, an empty /data.
-mkdir -p "$work/rootfs/bin" "$work/rootfs/data" "$work/rootfs/tmp"
-cp /bin/busybox "$work/rootfs/bin/busybox"
-for a in sh cat mv head sleep sha256sum; do ln -s busybox "$work/rootfs/bin/$a"; done
+busybox_rootfs "$work/rootfs" sh cat mv head sleep sha256sum
+mkdir -p "$work/rootfs/data" "$work/rootfs/tmp"
 tar -C "$work/rootfs" -c bin data tmp | docker import -c 'ENV PATH=/bin' - "$tag:1" >/dev/null ||
 	{ echo "Bail out! cannot import the busybox image"; exit 1; }
 
@@ -73,20 +69,8 @@ put_db "$work/db.v1"
 # plan RESTORE_COMMAND: the backup phase, then a migration without a down command that
 # writes version 2 and garbage, then fails.
 plan() {
-	cat >"$work/plan.yaml" <<EOF
-corpdeploy: 1
-name: $name
-release: r1
-state_dir: $work/state
-services:
-  db:
-    image: $tag:1
-phases:
-  - name: backup
-    steps:
-      - name: db-backup
-        backup: database
-        service: db
+	db_backup_plan "$name" "$tag:1" db-backup >"$work/plan.yaml"
+	cat >>"$work/plan.yaml" <<EOF
         dump: [cat, /data/db]
         restore: [sh, -c, '$1']
         env: { RESTORE_MARK: "restored-by-\${release}" }
@@ -183,20 +167,8 @@ if [ -x "$pg_bin/postgres" ]; then
 	before="$(pg_schema_sum appdb) $(pg_data_sum appdb)"
 	check "PostgreSQL in a container: the database is up with its 5000 rows" \
 		'[ "$(psql -d appdb -tAc "select count(*) from orders")" = 5000 ]'
-	cat >"$work/pg.yaml" <<EOF
-corpdeploy: 1
-name: $pgname
-release: r1
-state_dir: $work/state
-services:
-  db:
-    image: $tag-pg:1
-phases:
-  - name: backup
-    steps:
-      - name: db-backup
-        backup: database
-        service: db
+	db_backup_plan "$pgname" "$tag-pg:1" db-backup >"$work/pg.yaml"
+	cat >>"$work/pg.yaml" <<EOF
         dump: [pg_dump, -Fc, appdb]
         restore: [pg_restore, -d, appdb, --clean, --if-exists, --single-transaction]
   - name: migration

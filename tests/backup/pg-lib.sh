@@ -9,6 +9,8 @@
 #   s3_up DIR BUCKET...  sets S3_PORT; the buckets exist, empty
 #   s3_down
 #   pg_schema_sum DB, pg_data_sum DB   checksums (connection from PG* variables)
+#   pg_seed_appdb ROWS   database appdb: schema_version 001 and ROWS orders (the same)
+#   pg_failing_migration FILE   SQL for appdb that changes data and schema, then fails
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DATA=""
@@ -81,6 +83,26 @@ s3_down() {
 	kill "$S3_PID" 2>/dev/null
 	for _ in $(seq 1 100); do kill -0 "$S3_PID" 2>/dev/null || break; sleep 0.1; done
 	S3_PID=""
+}
+
+pg_seed_appdb() { # ROWS
+	psql -q -d postgres -c "create database appdb" >/dev/null
+	psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<SQL
+create table schema_version (version text not null);
+insert into schema_version values ('001');
+create table orders (id serial primary key, item text not null, qty int not null);
+insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, $1) g;
+SQL
+}
+
+pg_failing_migration() { # FILE
+	cat >"$1" <<'SQL'
+alter table orders add column note text;
+update orders set note = 'migrated', qty = qty + 1;
+insert into orders (item, qty) values ('added', 1);
+update schema_version set version = '002';
+select * from no_such_table;
+SQL
 }
 
 # The schema without comments and the random \restrict key recent pg_dump versions write.

@@ -20,6 +20,8 @@ bin=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=tests/backup/pg-lib.sh
 source "$here/pg-lib.sh"
+# shellcheck source=tests/backup/test-lib.sh
+source "$here/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-ssh-dump.XXXXXX)
 chmod 755 "$work"
 SSH_TEST_DIR=$work/ssh
@@ -35,10 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$work/out" ] && sed 's/^/    /' "$work/out" | tail -30; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-
 # A random secret, so that finding it anywhere means it leaked.
 export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
@@ -46,21 +44,13 @@ export DB_PASSWORD="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; exit 1; }
 pg_port=$PG_PORT
 export PGPORT=$pg_port PGHOST=127.0.0.1 PGUSER=postgres
-PGPASSWORD=$DB_PASSWORD psql -q -d postgres -c "create database appdb" >/dev/null
-PGPASSWORD=$DB_PASSWORD psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-create table schema_version (version text not null);
-insert into schema_version values ('001');
-create table orders (id serial primary key, item text not null, qty int not null);
-insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, 20000) g;
-SQL
+PGPASSWORD=$DB_PASSWORD pg_seed_appdb 20000
 db() { PGPASSWORD=$DB_PASSWORD psql -d appdb -tA -v ON_ERROR_STOP=1 "$@"; }
 data_sum() { PGPASSWORD=$DB_PASSWORD pg_data_sum appdb; }
 schema_sum() { PGPASSWORD=$DB_PASSWORD pg_schema_sum appdb; }
 
 # ---- the SSH host: its key in the known_hosts of a HOME of ours ----
-export HOME=$work/home
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK SSH_AGENT_PID
+ssh_client_home "$work"
 sshd_init
 ssh_port=$(free_port 3)
 sshd_start db1 "$ssh_port" || { echo "Bail out! sshd did not start"; exit 1; }
@@ -69,13 +59,7 @@ key=$SSH_TEST_DIR/client/id_ed25519
 
 # The commands run on the host, as root: pg-lib's binaries by full path, the server by address.
 pg="-h, 127.0.0.1, -p, \"$pg_port\", -U, postgres"
-cat >"$work/migrate-fail.sql" <<'SQL'
-alter table orders add column note text;
-update orders set note = 'migrated', qty = qty + 1;
-insert into orders (item, qty) values ('added', 1);
-update schema_version set version = '002';
-select * from no_such_table;
-SQL
+pg_failing_migration "$work/migrate-fail.sql"
 
 # plan NAME DUMP [MIGRATION_SQL]: an SSH target db1 and a database backup there.
 plan() {
@@ -218,19 +202,7 @@ echo "# SSH restore: 96 MiB streamed, corpdeploy peak RSS $((rss_kib / 1024)) Mi
 rss_check "memory stays below the dump's size while restoring" "$rss_kib"
 
 # 7. The password: in no output, log, report, state file or sshd log.
-leak=0
-for f in "${logs[@]}" "$SSH_TEST_DIR"/db1/sshd.log $(find "$work/state" -type f ! -name '*.tar.zst'); do
-	if grep -qF "$DB_PASSWORD" "$f"; then
-		leak=1
-		echo "    leaked into $f"
-	fi
-done
-for a in "$work"/state/*/runs/*/*.tar.zst; do
-	if zstd -dc "$a" 2>/dev/null | tar -xO MANIFEST.json 2>/dev/null | grep -qF "$DB_PASSWORD"; then
-		leak=1
-		echo "    leaked into the manifest of $a"
-	fi
-done
+find_leaks "$DB_PASSWORD" -- "${logs[@]}" "$SSH_TEST_DIR"/db1/sshd.log
 check "the password in no output, log, report or state file" '[ $leak = 0 ]'
 
 echo "1..$((pass + fail))"

@@ -24,9 +24,7 @@ cleanup() {
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-export HOME=$T/home
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK SSH_AGENT_PID
+ssh_client_home "$T"
 
 pass=0
 fail=0

@@ -45,13 +45,7 @@ export DB_PASSWORD
 pg_up "$work/pg" "$DB_PASSWORD" || { echo "Bail out! postgres did not start"; exit 1; }
 # Where every psql, pg_dump and pg_restore connects; the password only through the plan's secret.
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres
-PGPASSWORD=$DB_PASSWORD psql -q -d postgres -c "create database appdb" >/dev/null
-PGPASSWORD=$DB_PASSWORD psql -q -d appdb -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-create table schema_version (version text not null);
-insert into schema_version values ('001');
-create table orders (id serial primary key, item text not null, qty int not null);
-insert into orders (item, qty) select 'item-' || g, g % 7 from generate_series(1, 2000) g;
-SQL
+PGPASSWORD=$DB_PASSWORD pg_seed_appdb 2000
 db() { PGPASSWORD=$DB_PASSWORD psql -d appdb -tA -v ON_ERROR_STOP=1 "$@"; }
 sums() { echo "$(PGPASSWORD=$DB_PASSWORD pg_schema_sum appdb) $(PGPASSWORD=$DB_PASSWORD pg_data_sum appdb)"; }
 before=$(sums)

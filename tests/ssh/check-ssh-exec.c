@@ -94,6 +94,15 @@ static int take_sink(void *opaque, const void *data, size_t len, struct cd_error
 	return 0;
 }
 
+/* The sink took the very bytes the source gave (their hashes end here). */
+static void assert_same_bytes(struct gen *g, struct take *t)
+{
+	char sent[65], got[65];
+	cd_sha256_final_hex(&g->sha, sent);
+	cd_sha256_final_hex(&t->sha, got);
+	ck_assert_str_eq(sent, got);
+}
+
 static char *read_small_file(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -147,10 +156,7 @@ START_TEST(test_cat_both_ways)
 	ck_assert_uint_eq(g.given, 20 * MIB);
 	ck_assert_uint_eq(t.bytes, 20 * MIB);
 	ck_assert_uint_eq(out.len, 0); /* stdout went to the sink, not to out */
-	char sent[65], got[65];
-	cd_sha256_final_hex(&g.sha, sent);
-	cd_sha256_final_hex(&t.sha, got);
-	ck_assert_str_eq(sent, got);
+	assert_same_bytes(&g, &t);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
 	cd_ssh_close(s);
@@ -226,43 +232,57 @@ START_TEST(test_stops_reading_early)
 END_TEST
 
 /*
- * A source failing half-way: the call fails with its error and the remote
- * command is killed. Had it not been, closing the channel would end its
- * stdin and it would go on to write the marker.
+ * Runs `sh -c 'echo $$ >PID; BODY; echo survived >MARKER'` with o, which
+ * must fail with code and an error saying words; the remote command must
+ * have been killed: had it not been, closing the channel would let it go
+ * on to write the marker. name: the start of the two files' names.
  */
-START_TEST(test_source_error_kills)
+static void exec_until_killed(struct cd_ssh_session *s, const char *name, const char *body,
+	const struct cd_ssh_exec_opts *o, int code, const char *words)
 {
-	struct cd_ssh_session *s = connect_test_host();
-	char *pid_file = test_path("src-pid"), *marker = test_path("src-survived");
-	struct gen g = { .state = 5, .left = UINT64_MAX, .fail_after = 2 * MIB };
-	cd_sha256_init(&g.sha);
+	char *pid_name = cd_xasprintf("%s-pid", name), *marker_name = cd_xasprintf("%s-survived", name);
+	char *pid_file = test_path(pid_name), *marker = test_path(marker_name);
 	struct cd_buf cmd = CD_BUF_INIT;
-	cd_buf_addf(&cmd, "sh -c 'echo $$ >%s; cat >/dev/null; echo survived >%s'", pid_file, marker);
-	struct cd_ssh_exec_opts o = { .stdin_source = gen_source, .stdin_opaque = &g,
-		.timeout_ms = 600000 };
+	cd_buf_addf(&cmd, "sh -c 'echo $$ >%s; %s; echo survived >%s'", pid_file, body, marker);
 	struct cd_buf out, eout;
 	struct cd_error err = CD_ERROR_INIT;
 	int status;
-	int r = cd_ssh_exec(s, cmd.buf, &o, &out, &eout, &status, &err);
-	ck_assert_int_eq(r, CD_EIO);
-	ck_assert_ptr_nonnull(strstr(err.msg, "the test source fails"));
-	ck_assert_uint_ge(g.given, 2 * MIB);
+	int r = cd_ssh_exec(s, cmd.buf, o, &out, &eout, &status, &err);
+	ck_assert_int_eq(r, code);
+	ck_assert_ptr_nonnull(strstr(err.msg, words));
 	wait_ended(pid_file);
 	ck_assert_msg(access(marker, F_OK) != 0, "the remote command was not killed");
-	/* The session is still good for the next command. */
-	struct cd_ssh_exec_opts o2 = { .timeout_ms = 60000 };
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
+	cd_buf_release(&cmd);
 	cd_error_release(&err);
+	unlink(pid_file);
+	free(pid_file);
+	free(marker);
+	free(pid_name);
+	free(marker_name);
+}
+
+/* A source failing half-way: the call fails with its error and the remote command is killed. */
+START_TEST(test_source_error_kills)
+{
+	struct cd_ssh_session *s = connect_test_host();
+	struct gen g = { .state = 5, .left = UINT64_MAX, .fail_after = 2 * MIB };
+	cd_sha256_init(&g.sha);
+	struct cd_ssh_exec_opts o = { .stdin_source = gen_source, .stdin_opaque = &g,
+		.timeout_ms = 600000 };
+	exec_until_killed(s, "src", "cat >/dev/null", &o, CD_EIO, "the test source fails");
+	ck_assert_uint_ge(g.given, 2 * MIB);
+	/* The session is still good for the next command. */
+	struct cd_ssh_exec_opts o2 = { .timeout_ms = 60000 };
+	struct cd_buf out, eout;
+	struct cd_error err = CD_ERROR_INIT;
+	int status;
 	ck_assert_int_eq(cd_ssh_exec(s, "echo next", &o2, &out, &eout, &status, &err), 0);
 	ck_assert_str_eq(out.buf, "next\n");
 	cd_sha256_release(&g.sha);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
-	cd_buf_release(&cmd);
-	unlink(pid_file);
-	free(pid_file);
-	free(marker);
 	cd_ssh_close(s);
 }
 END_TEST
@@ -271,33 +291,15 @@ END_TEST
 START_TEST(test_sink_error_kills)
 {
 	struct cd_ssh_session *s = connect_test_host();
-	char *pid_file = test_path("sink-pid"), *marker = test_path("sink-survived");
 	struct take t = { .fail_after = 2 * MIB };
 	cd_sha256_init(&t.sha);
-	struct cd_buf cmd = CD_BUF_INIT;
-	/* trap '' PIPE: a closed stdout alone would not stop it. */
-	cd_buf_addf(&cmd,
-		"sh -c 'trap \"\" PIPE; echo $$ >%s; head -c 100000000 /dev/zero; echo survived >%s'",
-		pid_file, marker);
 	struct cd_ssh_exec_opts o = { .stdout_sink = take_sink, .stdout_opaque = &t,
 		.timeout_ms = 600000 };
-	struct cd_buf out, eout;
-	struct cd_error err = CD_ERROR_INIT;
-	int status;
-	int r = cd_ssh_exec(s, cmd.buf, &o, &out, &eout, &status, &err);
-	ck_assert_int_eq(r, CD_EIO);
-	ck_assert_ptr_nonnull(strstr(err.msg, "the test sink fails"));
+	/* trap '' PIPE: a closed stdout alone would not stop it. */
+	exec_until_killed(s, "sink", "trap \"\" PIPE; head -c 100000000 /dev/zero", &o, CD_EIO,
+		"the test sink fails");
 	ck_assert_uint_lt(t.bytes, 100000000);
-	wait_ended(pid_file);
-	ck_assert_msg(access(marker, F_OK) != 0, "the remote command was not killed");
 	cd_sha256_release(&t.sha);
-	cd_buf_release(&out);
-	cd_buf_release(&eout);
-	cd_buf_release(&cmd);
-	cd_error_release(&err);
-	unlink(pid_file);
-	free(pid_file);
-	free(marker);
 	cd_ssh_close(s);
 }
 END_TEST
@@ -330,10 +332,7 @@ START_TEST(test_stderr_while_writing)
 	ck_assert_int_eq(eout.buf[0], 'e');
 	ck_assert_int_eq(eout.buf[2999999], 'e');
 	ck_assert_int_eq(eout.buf[3000000], 'f');
-	char sent[65], got[65];
-	cd_sha256_final_hex(&g.sha, sent);
-	cd_sha256_final_hex(&t.sha, got);
-	ck_assert_str_eq(sent, got);
+	assert_same_bytes(&g, &t);
 	cd_buf_release(&out);
 	cd_buf_release(&eout);
 	cd_ssh_close(s);
@@ -344,29 +343,12 @@ END_TEST
 START_TEST(test_deadline_with_source)
 {
 	struct cd_ssh_session *s = connect_test_host();
-	char *pid_file = test_path("late-pid"), *marker = test_path("late-survived");
 	struct gen g = { .state = 3, .left = UINT64_MAX };
 	cd_sha256_init(&g.sha);
-	struct cd_buf cmd = CD_BUF_INIT;
-	cd_buf_addf(&cmd, "sh -c 'echo $$ >%s; sleep 300; echo survived >%s'", pid_file, marker);
 	struct cd_ssh_exec_opts o = { .stdin_source = gen_source, .stdin_opaque = &g,
 		.timeout_ms = 1500 };
-	struct cd_buf out, eout;
-	struct cd_error err = CD_ERROR_INIT;
-	int status;
-	int r = cd_ssh_exec(s, cmd.buf, &o, &out, &eout, &status, &err);
-	ck_assert_int_eq(r, CD_EFAIL);
-	ck_assert_ptr_nonnull(strstr(err.msg, "timed out"));
-	wait_ended(pid_file);
-	ck_assert_msg(access(marker, F_OK) != 0, "the remote command was not killed");
+	exec_until_killed(s, "late", "sleep 300", &o, CD_EFAIL, "timed out");
 	cd_sha256_release(&g.sha);
-	cd_buf_release(&out);
-	cd_buf_release(&eout);
-	cd_buf_release(&cmd);
-	cd_error_release(&err);
-	unlink(pid_file);
-	free(pid_file);
-	free(marker);
 	cd_ssh_close(s);
 }
 END_TEST

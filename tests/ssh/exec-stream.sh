@@ -11,9 +11,7 @@ cleanup() {
 	rm -rf "$SSH_TEST_DIR"
 }
 trap cleanup EXIT
-export HOME=$SSH_TEST_DIR/home
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK SSH_AGENT_PID
+ssh_client_home "$SSH_TEST_DIR"
 sshd_init
 port=$(free_port 1)
 sshd_start exec "$port" || exit 1

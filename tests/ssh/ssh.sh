@@ -27,9 +27,7 @@ cleanup() {
 	[ -n "${KEEP_SSH_TEST_DIR:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-export HOME=$T/home
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK SSH_AGENT_PID
+ssh_client_home "$T"
 fails=0
 check() {
 	if eval "$2"; then

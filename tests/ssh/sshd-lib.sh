@@ -11,6 +11,14 @@ sshd_init() {
 	cat "$SSH_TEST_DIR/client/id_ed25519.pub" >"$SSH_TEST_DIR/authorized_keys"
 }
 
+# ssh_client_home DIR: HOME is DIR/home, with an empty .ssh, and no agent:
+# no key or known host of the user's takes part.
+ssh_client_home() {
+	export HOME=$1/home
+	mkdir -p "$HOME/.ssh"
+	unset SSH_AUTH_SOCK SSH_AGENT_PID
+}
+
 # A port nobody listens on, from a range chosen by our pid.
 free_port() {
 	local p=$((20000 + ($$ * 7 + ${1:-0} * 13 + RANDOM) % 30000))
