@@ -194,17 +194,25 @@ static int run_in_place(struct cd_run *run, const struct run_place *p, const cha
 	 * It joins its service's networks, so a migration reaches the database by
 	 * the name the service would use; without any, it shares this machine's.
 	 */
+	/* Labelled apart from the services' containers: `status` and cleanups pass it by. */
+	char *label = cd_xasprintf("corpdeploy.one-off=%s", run->plan->name);
+	const char *labels[] = { label, NULL };
 	struct cd_docker_container_spec spec = { .image = p->image, .cmd = argv,
-		.env = (const char *const *)p->env, .network_mode = "host", .stop_timeout_ms = -1 };
+		.env = (const char *const *)p->env, .network_mode = "host", .stop_timeout_ms = -1,
+		.labels = labels };
 	if (p->networks && p->networks[0]) {
 		spec.network_mode = p->networks[0];
 		spec.networks = p->networks[1] ? (const char *const *)p->networks + 1 : NULL;
-		if ((r = ensure_networks(run, d, p->networks, err)) < 0)
+		if ((r = ensure_networks(run, d, p->networks, err)) < 0) {
+			free(label);
 			return r;
+		}
 	}
 	char *id = NULL;
 	cd_docker_container_remove(d, p->one_off, 1, 0, NULL);
-	if ((r = cd_docker_container_create(d, p->one_off, &spec, &id, err)) < 0)
+	r = cd_docker_container_create(d, p->one_off, &spec, &id, err);
+	free(label);
+	if (r < 0)
 		return r;
 	if ((r = cd_docker_container_start(d, id, err)) == 0 &&
 		(r = cd_docker_container_wait(d, id, timeout_ms, ret_status, err)) == 0)

@@ -25,13 +25,15 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 source "$top/tests/backup/test-lib.sh"
 work=$(mktemp -d -t corpdeploy-ctr-files.XXXXXX)
 tag="corpdeploy-test/ctr-files-$$"
+# Plan names of this run's own: its containers meet no other run's.
+pn="ctrfiles$$"
 pass=0
 fail=0
 engine=""
 
 cleanup() {
 	if [ -n "$engine" ]; then
-		engine_down "ctrfiles-app" "ctrfiles-nosh-app" -- "$tag:1" "$tag-nosh:1"
+		engine_down "${pn}-app" "${pn}-nosh-app" -- "$tag:1" "$tag-nosh:1"
 	fi
 	[ -n "${CD_TEST_KEEP:-}" ] || rm -rf "$work"
 }
@@ -83,7 +85,7 @@ listing() {
 	done'
 }
 
-ctr=ctrfiles-app
+ctr=${pn}-app
 docker rm -f "$ctr" >/dev/null 2>&1
 docker run -d --name "$ctr" --network none "$tag:1" /bin/busybox sleep 600 >/dev/null
 in_ctr '
@@ -107,14 +109,14 @@ in_ctr '
 	chmod 0640 /etc/app.conf; chown 1234:1234 /etc/app.conf'
 before=$(listing '/srv/app /etc/app.conf /srv/real-conf.d')
 
-p=$(plan ctrfiles "$tag:1" '[/srv/app, /etc/app.conf, /srv/app/conf.d/inc.conf]')
+p=$(plan ${pn} "$tag:1" '[/srv/app, /etc/app.conf, /srv/app/conf.d/inc.conf]')
 /usr/bin/time -f "%M" -o "$work/rss" "$bin" backup "$p" >"$work/out" 2>&1; rc=$?
 check "backup of files inside the container (exit 0)" '[ $rc = 0 ] && grep -q "^run " "$work/out"'
 rss=$(($(tail -1 "$work/rss") / 1024))
 echo "# backup of a 64 MiB file out of the container: corpdeploy peak RSS $rss MiB"
 check "memory stays bounded: the 64 MiB file is never held whole (backup)" '[ "$rss" -lt 48 ]'
 run=$(sed -n 's/^run //p' "$work/out")
-arch="$work/state/ctrfiles/runs/$run/backup-app-files.tar.zst"
+arch="$work/state/${pn}/runs/$run/backup-app-files.tar.zst"
 manifest() { zstd -dc "$arch" | tar -xO MANIFEST.json; }
 check "the archive holds the tree and the config file by their paths in the container" \
 	'manifest | python3 -c "
@@ -169,26 +171,26 @@ check "restore refuses the corrupted archive (exit 4)" '[ $rc = 4 ] && grep -q "
 check "and nothing in the container changed" '[ "$(listing "/srv /etc")" = "$snapshot" ]'
 
 # A path missing in the container: the engine's words, and no archive.
-p=$(plan ctrfiles "$tag:1" '[/srv/app, /srv/missing]' ctrfiles-missing)
-runs_before=$(find "$work/state/ctrfiles/runs" -name '*.tar.zst*' | wc -l)
+p=$(plan ${pn} "$tag:1" '[/srv/app, /srv/missing]' ${pn}-missing)
+runs_before=$(find "$work/state/${pn}/runs" -name '*.tar.zst*' | wc -l)
 run_cd backup "$p"; rc=$?
 check "a missing path fails the backup, naming it and the container" \
-	'[ $rc != 0 ] && grep -q "cannot copy ./srv/missing. out of container .ctrfiles-app.: " "$work/out"'
-check "and leaves no archive" '[ "$(find "$work/state/ctrfiles/runs" -name "*.tar.zst*" | wc -l)" = "$runs_before" ]'
+	'[ $rc != 0 ] && grep -q "cannot copy ./srv/missing. out of container .${pn}-app.: " "$work/out"'
+check "and leaves no archive" '[ "$(find "$work/state/${pn}/runs" -name "*.tar.zst*" | wc -l)" = "$runs_before" ]'
 
 # A service with no container yet (a first deployment): nothing to back up, and no failure.
-p=$(plan ctrfiles-none "$tag:1" '[/srv/app]')
+p=$(plan ${pn}-none "$tag:1" '[/srv/app]')
 run_cd backup "$p"; rc=$?
 check "a service without a container yet: nothing backed up, no failure" \
 	'[ $rc = 0 ] && grep -q "nothing to back up: service .app. has no container yet" "$work/out" &&
-	 [ -z "$(find "$work/state/ctrfiles-none" -name "*.tar.zst*" 2>/dev/null)" ]'
+	 [ -z "$(find "$work/state/${pn}-none" -name "*.tar.zst*" 2>/dev/null)" ]'
 
 # A container without /bin/sh: refused before anything is staged, saying what is missing.
-ctr=ctrfiles-nosh-app
+ctr=${pn}-nosh-app
 docker rm -f "$ctr" >/dev/null 2>&1
 docker run -d --name "$ctr" --network none "$tag-nosh:1" /bin/busybox sleep 600 >/dev/null
 docker exec "$ctr" /bin/busybox sh -c '/bin/busybox mkdir -p /srv/x && echo one > /srv/x/f'
-p=$(plan ctrfiles-nosh "$tag-nosh:1" '[/srv/x]')
+p=$(plan ${pn}-nosh "$tag-nosh:1" '[/srv/x]')
 run_cd backup "$p"; rc=$?
 check "backup in a container without sh (exit 0: no exec needed)" '[ $rc = 0 ]'
 run=$(sed -n 's/^run //p' "$work/out")

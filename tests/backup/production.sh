@@ -43,7 +43,7 @@ started_dockerd=""
 
 cleanup() {
 	docker ps -aq --filter "label=corpdeploy.plan=$plan_name" | xargs -r docker rm -f -v >/dev/null 2>&1
-	docker ps -aq --filter "ancestor=$image" | xargs -r docker rm -f >/dev/null 2>&1
+	docker ps -aq --filter "label=corpdeploy.one-off=$plan_name" | xargs -r docker rm -f >/dev/null 2>&1
 	docker volume ls -q --filter "label=corpdeploy.plan=$plan_name" | xargs -r docker volume rm >/dev/null 2>&1
 	docker network ls -q --filter "label=corpdeploy.plan=$plan_name" | xargs -r docker network rm >/dev/null 2>&1
 	docker images -q "corpdeploy-keep/$plan_name-*" | xargs -r docker rmi -f >/dev/null 2>&1
@@ -213,7 +213,7 @@ check "rollback ran alembic downgrade 0001_initial" \
 	'grep -q "taken back to version 0001_initial by its down command" "$work/out"'
 check "schema and table checksums equal to before" '[ "$(sums)" = "$before" ] && [ "$(version)" = 0001_initial ]'
 check "the one-off containers are gone" \
-	'[ -z "$(docker ps -aq --filter "ancestor=$image")" ]'
+	'[ -z "$(docker ps -aq --filter "label=corpdeploy.one-off=$plan_name")" ]'
 check "postgres still runs" '[ "$(docker inspect -f "{{.State.Running}}" "$pgc")" = true ]'
 
 # The plan's restore command puts back data lost since: rows deleted, then the run's dump,
