@@ -5,7 +5,8 @@ Serves health endpoints, a list of 500 companies, ticker lookup, category
 filter, a bearer-token login, protected endpoints, 404 and 422 answers and
 the monitoring endpoints; /slow answers after 300 ms. For the load
 generator's framing: /chunked (chunk extensions and trailers), /until-close
-(an HTTP/1.0 body ended by closing), /malformed (no valid status line) and
+(an HTTP/1.0 body ended by closing), /malformed (no valid status line),
+/hang (answers after 12 s, past the load client's 10 s timeout) and
 POST /echo-length. Usage: api.py PORT STATE_DIR. The password comes
 from SMOKE_USER_PASSWORD; the release id from API_RELEASE (sent as
 X-Release). Paths listed one per line in STATE_DIR/broken answer 500, which
@@ -81,6 +82,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body ends with the connection\n")
         if path == "/malformed":
             return self.raw(b"HTTP/1.1 OK\r\n\r\n")
+        if path == "/hang":
+            time.sleep(12)
+            return self.reply(200, {"status": "late"})
         if path == "/slow":
             time.sleep(0.3)
             return self.reply(200, {"status": "slow"})

@@ -182,6 +182,7 @@ expect_load "head" "$own|40|0|40|0" "HEAD answers without a body"
 expect_load "post" "$own|40|0|40|0" "a POST body with its Content-Length"
 expect_load "refused" "$own|20|20|0|20" "refused connections are errors of class other"
 expect_load "malformed" "$own|10|10|0|10" "a malformed answer is an error of class other"
+expect_load "hang" "$own|2|2|0|2" "no answer within the timeout is an error of class other"
 # With a proxy (nginx takes absolute URLs), libcurl's engine serves the same steps.
 rc=0; http_proxy=http://$NGINX_ADDR "$CD" validate --json "$T/load-framing.yaml" > "$T/out.json" 2> "$T/err" || rc=$?
 expect_rc 0 "$rc" "validate of the load framing plan through a proxy"
