@@ -34,6 +34,7 @@ struct raw_shared {
 	int head; /* the method is HEAD: no answer has a body */
 	struct sockaddr_storage addr;
 	socklen_t addrlen; /* 0: the name did not resolve; every request fails */
+	int first_fd;      /* the connection that found the address, for the first worker; -1: none */
 };
 
 enum raw_state { RAW_IDLE, RAW_CONNECTING, RAW_SENDING, RAW_READING };
@@ -153,17 +154,24 @@ static void raw_send(struct raw_worker *w, struct raw_conn *c)
 		raw_fail(w, c);
 }
 
-/* A non-blocking socket to the address: 0 connected, 1 connecting, -1 failed. */
+/* A non-blocking socket with TCP_NODELAY: requests go out as they are sent. */
+static int raw_socket(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* A socket to the address: 0 connected, 1 connecting, -1 failed. */
 static int raw_open(struct raw_worker *w, struct raw_conn *c)
 {
 	const struct raw_shared *rs = raw_sh(w);
 	if (!rs->addrlen)
 		return -1;
-	c->fd = socket(rs->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (c->fd < 0)
+	if ((c->fd = raw_socket(rs->addr.ss_family)) < 0)
 		return -1;
-	int one = 1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	int r = connect(c->fd, (const struct sockaddr *)&rs->addr, rs->addrlen);
 	if (r < 0 && errno != EINPROGRESS)
 		return -1;
@@ -326,7 +334,18 @@ static int raw_worker_init(struct load_worker *base)
 	if (w->sweep_us < 1000u)
 		w->sweep_us = 1000u;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	return w->epfd < 0 ? -1 : 0;
+	if (w->epfd < 0)
+		return -1;
+	/* The connection that found the address is the first worker's first: no server sees one wasted. */
+	struct raw_shared *rs = base->sh->engine;
+	if (rs->first_fd >= 0) {
+		w->conns[0].fd = rs->first_fd;
+		w->conns[0].reused = 1; /* opened a while ago: the server may have closed it since */
+		rs->first_fd = -1;
+		if (raw_watch(w, &w->conns[0], EPOLLIN) < 0)
+			raw_close(&w->conns[0]);
+	}
+	return 0;
 }
 
 static void raw_worker_release(struct load_worker *base)
@@ -343,12 +362,12 @@ static void raw_worker_release(struct load_worker *base)
 	w->epfd = -1;
 }
 
-/* Does a connection to ai open within the timeout? The run's connections then go there. */
+/* A connection to ai opened within the timeout, or -1. The run's connections then go there. */
 static int raw_reachable(const struct addrinfo *ai, int64_t timeout_ms)
 {
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	int fd = raw_socket(ai->ai_family);
 	if (fd < 0)
-		return 0;
+		return -1;
 	int ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
 	if (!ok && errno == EINPROGRESS) {
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -357,8 +376,11 @@ static int raw_reachable(const struct addrinfo *ai, int64_t timeout_ms)
 		ok = poll(&p, 1, (int)timeout_ms) == 1 &&
 		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e == 0;
 	}
-	close(fd);
-	return ok;
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* The first address of the URL's host that accepts a connection, else its first address. */
@@ -369,7 +391,7 @@ static void raw_resolve(struct raw_shared *rs, const char *host, const char *por
 		return;
 	const struct addrinfo *pick = list;
 	for (const struct addrinfo *ai = list; ai; ai = ai->ai_next)
-		if (raw_reachable(ai, timeout_ms)) {
+		if ((rs->first_fd = raw_reachable(ai, timeout_ms)) >= 0) {
 			pick = ai;
 			break;
 		}
@@ -405,10 +427,10 @@ static void raw_request(struct raw_shared *rs, const struct load_shared *sh, con
 	if (!raw_has_header(sh->headers, "Host"))
 		cd_buf_addf(&b, "Host: %s%s%s\r\n", host, strcmp(port, "80") ? ":" : "",
 		        strcmp(port, "80") ? port : "");
-	for (const struct curl_slist *h = sh->headers; h; h = h->next)
-		cd_buf_addf(&b, "%s\r\n", h->data);
 	if (!raw_has_header(sh->headers, "Accept"))
 		cd_buf_adds(&b, "Accept: */*\r\n");
+	for (const struct curl_slist *h = sh->headers; h; h = h->next)
+		cd_buf_addf(&b, "%s\r\n", h->data);
 	if (s->body) {
 		if (!raw_has_header(sh->headers, "Content-Type"))
 			cd_buf_adds(&b, "Content-Type: application/x-www-form-urlencoded\r\n");
@@ -435,6 +457,7 @@ static int raw_prepare(struct load_shared *sh, struct cd_error *err)
 	if (curl_url_get(sh->url, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
 		query = NULL;
 	struct raw_shared *rs = cd_xcalloc(1, sizeof(*rs));
+	rs->first_fd = -1;
 	raw_request(rs, sh, host, port, path, query);
 	/* getaddrinfo wants an IPv6 address without the URL's brackets. */
 	size_t hl = strlen(host);
@@ -455,6 +478,8 @@ static int raw_prepare(struct load_shared *sh, struct cd_error *err)
 static void raw_finish(struct load_shared *sh)
 {
 	struct raw_shared *rs = sh->engine;
+	if (rs->first_fd >= 0)
+		close(rs->first_fd);
 	free(rs->request);
 	free(rs);
 	sh->engine = NULL;
