@@ -82,6 +82,7 @@ struct cd_load_result {
 	double qps;
 	int64_t classes[CD_CLASS_N];
 	struct cd_hist hist; /* latencies of every finished request */
+	const char *engine;  /* static: "http/1.1 own client" or "libcurl" */
 };
 
 /* Runs the load test. Fails only when it cannot start (bad URL, no memory). */

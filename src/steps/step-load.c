@@ -116,6 +116,7 @@ static cJSON *load_json(const struct cd_step_load *l, const struct cd_load_resul
 {
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "url", l->url);
+	cJSON_AddStringToObject(d, "engine", res->engine);
 	cJSON_AddNumberToObject(d, "concurrency", (double)l->concurrency);
 	cJSON_AddNumberToObject(d, "requests", (double)res->requests);
 	cJSON_AddNumberToObject(d, "errors", (double)res->errors);

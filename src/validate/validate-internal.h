@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 /* libcurl's global setup, once per process, before any thread uses it. */
 void validate_curl_init(void);
@@ -41,5 +42,11 @@ void validate_watch_run_timer(struct validate_watch *w);
  * libcurl's timeout comes first) and hands what happened to libcurl.
  */
 void validate_watch_wait(struct validate_watch *w, uint64_t now_us, uint64_t until_us);
+
+/*
+ * epoll_wait until until_us at the latest (monotonic µs; at most a second
+ * from now_us), to the microsecond where the kernel allows.
+ */
+int validate_epoll_wait(int epfd, struct epoll_event *evs, int n, uint64_t now_us, uint64_t until_us);
 
 #endif

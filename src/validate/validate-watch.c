@@ -186,22 +186,28 @@ static void watch_event(struct validate_watch *w, const struct epoll_event *ev)
 	w->after(w->after_ud);
 }
 
-void validate_watch_wait(struct validate_watch *w, uint64_t now_us, uint64_t until_us)
+int validate_epoll_wait(int epfd, struct epoll_event *evs, int n, uint64_t now_us, uint64_t until_us)
 {
-	struct epoll_event evs[64];
 	uint64_t until = until_us;
-	if (w->timer_us >= 0 && (uint64_t)w->timer_us < until)
-		until = (uint64_t)w->timer_us;
 	/* A bound on every wait, so that nothing overlooked can stall the run. */
 	if (until > now_us + 1000000u)
 		until = now_us + 1000000u;
 	uint64_t wait_us = until > now_us ? until - now_us : 0;
 	/* In microseconds: at thousands of requests a second, the rate holds each back < 1 ms. */
 	struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
-	int n = epoll_pwait2(w->epfd, evs, (int)CD_ARRAY_SIZE(evs), &ts, NULL);
-	if (n < 0 && errno == ENOSYS) /* a kernel before 5.11 */
-		n = epoll_wait(
-		        w->epfd, evs, (int)CD_ARRAY_SIZE(evs), (int)((wait_us + 999) / 1000));
+	int got = epoll_pwait2(epfd, evs, n, &ts, NULL);
+	if (got < 0 && errno == ENOSYS) /* a kernel before 5.11 */
+		got = epoll_wait(epfd, evs, n, (int)((wait_us + 999) / 1000));
+	return got;
+}
+
+void validate_watch_wait(struct validate_watch *w, uint64_t now_us, uint64_t until_us)
+{
+	struct epoll_event evs[64];
+	uint64_t until = until_us;
+	if (w->timer_us >= 0 && (uint64_t)w->timer_us < until)
+		until = (uint64_t)w->timer_us;
+	int n = validate_epoll_wait(w->epfd, evs, (int)CD_ARRAY_SIZE(evs), now_us, until);
 	for (int i = 0; i < n; i++)
 		watch_event(w, &evs[i]);
 }

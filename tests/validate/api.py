@@ -3,7 +3,11 @@
 
 Serves health endpoints, a list of 500 companies, ticker lookup, category
 filter, a bearer-token login, protected endpoints, 404 and 422 answers and
-the monitoring endpoints; /slow answers after 300 ms. Usage: api.py PORT STATE_DIR. The password comes
+the monitoring endpoints; /slow answers after 300 ms. For the load
+generator's framing: /chunked (chunk extensions and trailers), /until-close
+(an HTTP/1.0 body ended by closing), /malformed (no valid status line),
+/hang (answers after 12 s, past the load client's 10 s timeout) and
+POST /echo-length. Usage: api.py PORT STATE_DIR. The password comes
 from SMOKE_USER_PASSWORD; the release id from API_RELEASE (sent as
 X-Release). Paths listed one per line in STATE_DIR/broken answer 500, which
 is how tests break one endpoint.
@@ -52,6 +56,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def raw(self, data):
+        """Bytes as they are, then the connection closes."""
+        self.close_connection = True
+        self.wfile.write(data)
+
     def authorized(self):
         auth = self.headers.get("Authorization", "")
         return auth.startswith("Bearer ") and auth[7:] in TOKENS
@@ -62,6 +71,20 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path
         if path in broken():
             return self.reply(500, {"detail": "internal error"})
+        if path == "/chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5;part=1\r\nhello\r\n7\r\n, world\r\n0;last\r\nX-Checksum: 42\r\n\r\n")
+            return None
+        if path == "/until-close":
+            return self.raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body ends with the connection\n")
+        if path == "/malformed":
+            return self.raw(b"HTTP/1.1 OK\r\n\r\n")
+        if path == "/hang":
+            time.sleep(12)
+            return self.reply(200, {"status": "late"})
         if path == "/slow":
             time.sleep(0.3)
             return self.reply(200, {"status": "slow"})
@@ -100,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         if self.path in broken():
             return self.reply(500, {"detail": "internal error"})
+        if self.path == "/echo-length":
+            return self.reply(200, {"length": len(body)})
         if self.path == "/api/v1/auth/login":
             try:
                 creds = json.loads(body or b"{}")

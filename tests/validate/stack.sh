@@ -124,6 +124,8 @@ http {
 		$sec
 		location = /static { default_type text/plain; return 200 "static\n"; }
 		location = /error500 { return 500; }
+		# Answers with Connection: close: every request opens a new connection.
+		location = /close { keepalive_timeout 0; default_type text/plain; return 200 "close\n"; }
 		location = /api/v1/auth/login { limit_req zone=login burst=5 nodelay; proxy_pass http://api; }
 		location / { proxy_pass http://api; }
 	}

@@ -162,6 +162,33 @@ expect_step_fail "wrong host name" "tls hostname"
 expect_step_fail "port open" "127.0.0.1:$NGINX_PORT accepts connections"
 expect_step_fail "env file mode" "has mode 0644, wider than 0600"
 
+# ---- the load generator's own HTTP/1.1 client: framing and failures ----
+plan load-framing.yaml load-framing.yaml 1
+rc=0; "$CD" validate --json "$T/load-framing.yaml" > "$T/out.json" 2> "$T/err" || rc=$?
+expect_rc 0 "$rc" "validate of the load framing plan"
+load_counts() { # STEP: engine, requests, errors, 2xx, other
+	json_get "$T/out.json" "(lambda x: '%s|%d|%d|%d|%d' % (x['engine'], x['requests'], x['errors'], x['status_classes']['2xx'], x['status_classes']['other']))([s for s in d if s['step'] == '$1'][0]['details'])"
+}
+expect_load() { # STEP WANT WHAT
+	local got
+	got=$(load_counts "$1")
+	if [ "$got" = "$2" ]; then pass "load '$1': $3"; else fail "load '$1': $got, expected $2 ($3)"; fi
+}
+own="http/1.1 own client"
+expect_load "close each" "$own|60|0|60|0" "a server closing after each answer costs no request"
+expect_load "chunked" "$own|60|0|60|0" "chunked answers with extensions and trailers"
+expect_load "until close" "$own|30|0|30|0" "HTTP/1.0 bodies ended by closing"
+expect_load "head" "$own|40|0|40|0" "HEAD answers without a body"
+expect_load "post" "$own|40|0|40|0" "a POST body with its Content-Length"
+expect_load "refused" "$own|20|20|0|20" "refused connections are errors of class other"
+expect_load "malformed" "$own|10|10|0|10" "a malformed answer is an error of class other"
+expect_load "hang" "$own|2|2|0|2" "no answer within the timeout is an error of class other"
+# With a proxy (nginx takes absolute URLs), libcurl's engine serves the same steps.
+rc=0; http_proxy=http://$NGINX_ADDR "$CD" validate --json "$T/load-framing.yaml" > "$T/out.json" 2> "$T/err" || rc=$?
+expect_rc 0 "$rc" "validate of the load framing plan through a proxy"
+expect_load "close each" "libcurl|60|0|60|0" "libcurl's engine where a proxy applies"
+expect_load "head" "libcurl|40|0|40|0" "libcurl's engine for HEAD through a proxy"
+
 # ---- downtime: measured by the prober, judged by downtime_over ----
 plan downtime.yaml downtime-0.yaml d1 0s
 rc=0; "$CD" up "$T/downtime-0.yaml" > "$T/out" 2>&1 || rc=$?
