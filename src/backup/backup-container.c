@@ -2,7 +2,8 @@
  * Backups inside a service's container, through its engine: a dump runs
  * by exec with its output streamed out of the engine's framed stream, and
  * a restore by exec with its stdin streamed in from the archive; files go
- * through the engine's archive endpoint (backup-container-files.c).
+ * through the engine's archive endpoint (backup-container-files.c, and
+ * backup-container-restore-files.c to put them back).
  */
 #include <stdlib.h>
 
