@@ -13,6 +13,7 @@
 #include "cmd/cmd.h"
 #include "config.h"
 #include "corpdeploy/log.h"
+#include "corpdeploy/ssh.h"
 
 static int unknown_command(const char *name)
 {
@@ -59,6 +60,13 @@ int main(int argc, char **argv)
 			verbosity += 2;
 		} else if (strcmp(a, "--no-color") == 0 || strcmp(a, "--no-colour") == 0) {
 			colour = 0;
+		} else if (strcmp(a, "--known-hosts") == 0) {
+			/* For every command: a rollback at night must trust what up trusted. */
+			if (i + 1 >= argc) {
+				cd_log_error("--known-hosts needs a FILE");
+				return CD_EXIT_USAGE;
+			}
+			cd_ssh_set_known_hosts(argv[++i]);
 		} else if (strcmp(a, "--") == 0) {
 			i++;
 			break;

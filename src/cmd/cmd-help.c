@@ -9,7 +9,7 @@
 
 void cd_cmd_print_overview(void)
 {
-	cd_out("usage: corpdeploy [-q|-v] [--no-color] COMMAND [OPTIONS] [ARGS]\n\n"
+	cd_out("usage: corpdeploy [-q|-v] [--no-color] [--known-hosts FILE] COMMAND [OPTIONS] [ARGS]\n\n"
 	       "Deploy a YAML plan to Docker engines and SSH hosts, phase by phase,\n"
 	       "rolling back on failure.\n\ncommands:\n");
 	for (size_t i = 0; i < cd_cmd_table_count; i++)
@@ -20,6 +20,9 @@ void cd_cmd_print_overview(void)
 	       "  -q, --quiet      print errors only\n"
 	       "  -v, --verbose    print more (twice: debug)\n"
 	       "      --no-color   no colour (also when NO_COLOR is set)\n"
+	       "      --known-hosts FILE\n"
+	       "                   trust the SSH host keys in FILE too (after ~/.ssh/known_hosts),\n"
+	       "                   for every command: rollback, resume, backup, restore...\n"
 	       "\nSee corpdeploy(1) and corpdeploy-plan(5).\n");
 }
 

@@ -441,11 +441,14 @@ EOF2
         dump: [/bin/busybox, cat, /www/health]
         restore: [/bin/busybox, sh, -c, '/bin/busybox cat > /www/health.restored']
 EOF2
-	# backup and restore take no --known-hosts: h1's key goes where ssh keeps it.
-	host_key_line h1 "${P[h1]}" >>"$HOME/.ssh/known_hosts"
+	# h1's key is in $KH only (trust above): the global --known-hosts serves backup and restore.
 	"$bin" --no-color backup "$T/stack/backup.yaml" >"$T/out" 2>&1
+	rc=$?
+	check "without --known-hosts, backup refuses h1's key, unknown to ~/.ssh/known_hosts" \
+		'[ "$rc" = 1 ] && grep -q "unknown host key ssh-ed25519 SHA256:" "$T/out"'
+	"$bin" --no-color --known-hosts "$KH" backup "$T/stack/backup.yaml" >"$T/out" 2>&1
 	brun=$(sed -n 's/^run //p' "$T/out")
-	"$bin" --no-color restore "$T/stack/backup.yaml" --run "$brun" >"$T/out" 2>&1
+	"$bin" --no-color --known-hosts "$KH" restore "$T/stack/backup.yaml" --run "$brun" >"$T/out" 2>&1
 	rc=$?
 	check "remote Docker: a dump restored into the remote service's container" \
 		'[ -n "$brun" ] && [ "$rc" = 0 ] && grep -q "api-dump: database restored" "$T/out" &&
